@@ -1,0 +1,48 @@
+// image_processor.h — BlipImageProcessor in C++ (torch-free).
+//
+// Any ImageView -> packed RGB8 -> Pillow-exact bicubic resize to the model's
+// size -> rescale (x/255 computed as in transformers) -> normalise with the
+// preprocessor_config.json mean/std -> CHW float32.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image.h"
+
+namespace blip2 {
+
+// Fields named as in preprocessor_config.json, with BLIP-2's values as defaults.
+struct ImageProcessorConfig {
+  int32_t height = 224;
+  int32_t width = 224;
+  bool do_resize = true;
+  bool do_rescale = true;
+  bool do_normalize = true;
+  bool do_convert_rgb = true;
+  int32_t resample = 3;  // PIL.Image.BICUBIC (the only filter supported)
+  double rescale_factor = 1.0 / 255.0;
+  std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};
+  std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};
+
+  // Reads preprocessor_config.json; throws blip2::Error naming the file.
+  static ImageProcessorConfig from_file(const std::string& path);
+};
+
+// Packed RGB8 (row-major HxWx3) of any supported ImageView. Throws on an empty
+// image, a null plane, a stride smaller than a row, or an unknown format.
+std::vector<uint8_t> to_rgb8(const ImageView& image);
+
+// Pillow's Image.resize(..., BICUBIC) on RGB8, bit for bit (2-pass, 22-bit
+// fixed point, horizontal first).
+std::vector<uint8_t> resize_bicubic_rgb8(const uint8_t* rgb, int32_t width,
+                                         int32_t height, int32_t out_width,
+                                         int32_t out_height);
+
+// The whole pipeline; returns [3, height, width] float32, channel-major.
+std::vector<float> preprocess(const ImageView& image,
+                              const ImageProcessorConfig& config);
+
+}  // namespace blip2
