@@ -68,6 +68,9 @@ class Model {
 
   // Loads a checkpoint; throws blip2::Error naming the file and the problem.
   static std::shared_ptr<Model> load(const ModelOptions& options);
+  // The same, but shared: one Model per (path, device, dtype) per process,
+  // kept alive while anyone holds it.
+  static std::shared_ptr<Model> load_shared(const ModelOptions& options);
 
   const ModelInfo& info() const;
   Impl& impl() const { return *impl_; }
