@@ -1,1 +1,133 @@
-// placeholder
+// hub_cache.cpp — find a checkpoint in the local Hugging Face cache, offline.
+//
+// The cache layout is huggingface_hub's (file_download.py / constants.py):
+//   <cache>/models--<org>--<name>/refs/<revision>   holds a commit hash
+//   <cache>/models--<org>--<name>/snapshots/<hash>/ the files of that commit
+// and the cache folder is the first of $HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE
+// (the older name), $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub and
+// ~/.cache/huggingface/hub. Nothing here touches the network.
+#include "hub_cache.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "error.h"
+
+namespace blip2 {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::string(value) : std::string();
+}
+
+std::string home_dir() {
+  std::string home = env("HOME");
+  if (!home.empty()) return home;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr) {
+    return pw->pw_dir;
+  }
+  return ".";
+}
+
+fs::path hub_cache_dir() {
+  for (const char* name : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}) {
+    std::string value = env(name);
+    if (!value.empty()) return fs::path(value);
+  }
+  std::string hf_home = env("HF_HOME");
+  if (!hf_home.empty()) return fs::path(hf_home) / "hub";
+  std::string xdg = env("XDG_CACHE_HOME");
+  if (!xdg.empty()) return fs::path(xdg) / "huggingface" / "hub";
+  return fs::path(home_dir()) / ".cache" / "huggingface" / "hub";
+}
+
+// "org/name" or "name": letters, digits, '-', '_', '.', at most one '/', and
+// no part that is "." or ".." (huggingface_hub's validate_repo_id, simplified).
+bool looks_like_repo_id(const std::string& model) {
+  if (model.empty() || model.size() > 96) return false;
+  size_t slashes = 0;
+  for (char c : model) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '/';
+    if (!ok) return false;
+    if (c == '/') ++slashes;
+  }
+  if (slashes > 1 || model.front() == '/' || model.back() == '/') return false;
+  size_t slash = model.find('/');
+  for (const std::string& part :
+       {model.substr(0, slash), slash == std::string::npos ? "x" : model.substr(slash + 1)}) {
+    if (part == "." || part == ".." || part.find("--") != std::string::npos) return false;
+  }
+  return true;
+}
+
+std::string read_ref(const fs::path& file) {
+  std::ifstream in(file);
+  std::string hash;
+  if (in) std::getline(in, hash);
+  while (!hash.empty() && (hash.back() == '\n' || hash.back() == '\r' || hash.back() == ' ')) {
+    hash.pop_back();
+  }
+  return hash;
+}
+
+}  // namespace
+
+std::string resolve_model_path(const std::string& model) {
+  std::error_code ec;
+  if (!model.empty() && fs::is_directory(model, ec)) return model;
+
+  if (!looks_like_repo_id(model)) {
+    throw Error(ErrorCode::kNotFound,
+                "model '" + model + "' is not a folder (and not a Hugging Face repo id)");
+  }
+
+  std::string folder_name = "models--" + model;
+  for (size_t pos = folder_name.find('/'); pos != std::string::npos;
+       pos = folder_name.find('/', pos)) {
+    folder_name.replace(pos, 1, "--");
+  }
+  const fs::path repo_dir = hub_cache_dir() / folder_name;
+  const fs::path snapshots = repo_dir / "snapshots";
+  const std::string where = "looked for the folder '" + model + "' and for " + repo_dir.string();
+
+  if (!fs::is_directory(snapshots, ec)) {
+    throw Error(ErrorCode::kNotFound,
+                "model '" + model + "' is not in the Hugging Face cache (" + where +
+                    "; download it with: hf download " + model + ")");
+  }
+
+  // The revision transformers uses offline by default is "main".
+  const std::string hash = read_ref(repo_dir / "refs" / "main");
+  if (!hash.empty()) {
+    const fs::path snapshot = snapshots / hash;
+    if (fs::is_directory(snapshot, ec)) return snapshot.string();
+    throw Error(ErrorCode::kNotFound, "model '" + model + "': refs/main names snapshot " + hash +
+                                          ", which is missing (" + snapshot.string() + ")");
+  }
+
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(snapshots, ec)) {
+    if (entry.is_directory(ec)) found.push_back(entry.path());
+  }
+  if (found.size() == 1) return found.front().string();
+  if (found.empty()) {
+    throw Error(ErrorCode::kNotFound,
+                "model '" + model + "': the cache holds no snapshot (" + snapshots.string() + ")");
+  }
+  throw Error(ErrorCode::kNotFound, "model '" + model + "': " + std::to_string(found.size()) +
+                                        " snapshots in " + snapshots.string() +
+                                        " and no refs/main to choose one; pass a folder instead");
+}
+
+}  // namespace blip2

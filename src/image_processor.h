@@ -37,12 +37,20 @@ std::vector<uint8_t> to_rgb8(const ImageView& image);
 
 // Pillow's Image.resize(..., BICUBIC) on RGB8, bit for bit (2-pass, 22-bit
 // fixed point, horizontal first).
-std::vector<uint8_t> resize_bicubic_rgb8(const uint8_t* rgb, int32_t width,
-                                         int32_t height, int32_t out_width,
-                                         int32_t out_height);
+std::vector<uint8_t> resize_bicubic_rgb8(
+    const uint8_t* rgb, int32_t width, int32_t height, int32_t out_width, int32_t out_height);
 
-// The whole pipeline; returns [3, height, width] float32, channel-major.
-std::vector<float> preprocess(const ImageView& image,
-                              const ImageProcessorConfig& config);
+// Packed RGB8 (HxWx3) -> [3, height, width] float32: rescale (when
+// do_rescale) as float32(float64(v) * rescale_factor), then normalise (when
+// do_normalize) as (x - mean) / std in float32, like transformers' PIL backend.
+std::vector<float> rescale_and_normalize(const uint8_t* rgb,
+                                         int32_t width,
+                                         int32_t height,
+                                         const ImageProcessorConfig& config);
+
+// The whole pipeline; returns [3, height, width] float32, channel-major
+// (config height/width when do_resize, else the image's own size). Throws
+// blip2::Error on a bad image or an unsupported config (e.g. resample != 3).
+std::vector<float> preprocess(const ImageView& image, const ImageProcessorConfig& config);
 
 }  // namespace blip2

@@ -10,8 +10,8 @@
 namespace blip2 {
 
 enum class DType { kF32, kF16, kBF16, kF64, kI64, kI32, kI16, kI8, kU8, kBool };
-const char* dtype_name(DType dtype);   // "F32", "F16", ...
-size_t dtype_size(DType dtype);        // bytes per element
+const char* dtype_name(DType dtype);  // "F32", "F16", ...
+size_t dtype_size(DType dtype);       // bytes per element
 
 // One tensor inside a mapped file; `data` stays valid while the owning
 // SafetensorsFile (or Checkpoint) lives.
@@ -57,6 +57,7 @@ class Checkpoint {
   const std::string& directory() const { return dir_; }
 
  private:
+  void load_sharded(const std::string& index_path);
   std::string dir_;
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, TensorView> tensors_;

@@ -1,1 +1,172 @@
-// placeholder: filled in by the work on this file
+// state_dict.cpp — strict loading of a mapped checkpoint into a torch module.
+//
+// Two passes: first every parameter/buffer is matched to a checkpoint tensor
+// (directly or through an alias) and its shape checked, collecting every
+// problem; only when nothing is wrong are the tensors copied, each straight
+// from the mapping into the parameter (one copy_, casting dtype and device).
+#include "state_dict.h"
+
+#include <torch/torch.h>
+
+#include <set>
+
+#include "error.h"
+
+namespace blip2 {
+namespace {
+
+constexpr size_t kMaxListedProblems = 20;
+
+at::ScalarType scalar_type(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return at::kFloat;
+    case DType::kF16:
+      return at::kHalf;
+    case DType::kBF16:
+      return at::kBFloat16;
+    case DType::kF64:
+      return at::kDouble;
+    case DType::kI64:
+      return at::kLong;
+    case DType::kI32:
+      return at::kInt;
+    case DType::kI16:
+      return at::kShort;
+    case DType::kI8:
+      return at::kChar;
+    case DType::kU8:
+      return at::kByte;
+    case DType::kBool:
+      return at::kBool;
+  }
+  throw Error(ErrorCode::kUnsupported, "unknown safetensors dtype");
+}
+
+std::string shape_string(at::IntArrayRef shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+// `ignored` entries match exactly, or as a prefix when they end with '*'.
+bool is_ignored(const std::string& name, const std::vector<std::string>& ignored) {
+  for (const auto& pattern : ignored) {
+    if (!pattern.empty() && pattern.back() == '*') {
+      if (name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0) return true;
+    } else if (name == pattern) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct Assignment {
+  at::Tensor target;
+  const TensorView* source;
+};
+
+// Every parameter and buffer of `module`, by dotted name.
+std::vector<std::pair<std::string, at::Tensor>> module_tensors(torch::nn::Module& module) {
+  std::vector<std::pair<std::string, at::Tensor>> result;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    result.emplace_back(item.key(), item.value());
+  }
+  for (const auto& item : module.named_buffers(/*recurse=*/true)) {
+    result.emplace_back(item.key(), item.value());
+  }
+  return result;
+}
+
+const TensorView* resolve(const std::string& name,
+                          const Checkpoint& checkpoint,
+                          const std::map<std::string, std::string>& aliases) {
+  if (const TensorView* view = checkpoint.find(name)) return view;
+  auto alias = aliases.find(name);
+  return alias == aliases.end() ? nullptr : checkpoint.find(alias->second);
+}
+
+std::vector<std::string> problem_lines(const LoadReport& report) {
+  std::vector<std::string> lines;
+  for (const auto& name : report.missing) lines.push_back("missing from checkpoint: " + name);
+  for (const auto& name : report.unexpected) lines.push_back("not used by the model: " + name);
+  for (const auto& text : report.mismatched) lines.push_back("shape mismatch: " + text);
+  return lines;
+}
+
+[[noreturn]] void throw_report(const LoadReport& report, const Checkpoint& checkpoint) {
+  auto lines = problem_lines(report);
+  std::string message = checkpoint.directory() + ": checkpoint does not match the model (" +
+                        std::to_string(report.missing.size()) + " missing, " +
+                        std::to_string(report.unexpected.size()) + " unexpected, " +
+                        std::to_string(report.mismatched.size()) + " mismatched):";
+  for (size_t i = 0; i < lines.size() && i < kMaxListedProblems; ++i) message += "\n  " + lines[i];
+  if (lines.size() > kMaxListedProblems) {
+    message += "\n  ... and " + std::to_string(lines.size() - kMaxListedProblems) + " more";
+  }
+  throw Error(ErrorCode::kConfigMismatch, message);
+}
+
+}  // namespace
+
+at::Tensor to_torch(const TensorView& view) {
+  auto options = at::TensorOptions().dtype(scalar_type(view.dtype)).device(at::kCPU);
+  // The mapping is read-only: the tensor must only ever be read from.
+  return at::from_blob(const_cast<uint8_t*>(view.data), view.shape, options);
+}
+
+namespace {
+
+// One copy from the mapping into the parameter (cast + device transfer).
+void copy_into(at::Tensor& target, const TensorView& source) {
+  try {
+    target.copy_(to_torch(source));
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::kRuntime, source.file + ": copying tensor '" + source.name +
+                                         "' into the model failed: " + e.what_without_backtrace());
+  }
+}
+
+}  // namespace
+
+std::string LoadReport::to_string() const {
+  std::string text;
+  for (const auto& line : problem_lines(*this)) text += line + "\n";
+  return text;
+}
+
+LoadReport load_state_dict(torch::nn::Module& module,
+                           const Checkpoint& checkpoint,
+                           const std::map<std::string, std::string>& aliases,
+                           const std::vector<std::string>& ignored) {
+  LoadReport report;
+  std::vector<Assignment> assignments;
+  std::set<std::string> used;
+  for (auto& [name, target] : module_tensors(module)) {
+    const TensorView* source = resolve(name, checkpoint, aliases);
+    if (source == nullptr) {
+      report.missing.push_back(name);
+      continue;
+    }
+    used.insert(source->name);
+    if (at::IntArrayRef(source->shape) != target.sizes()) {
+      report.mismatched.push_back(name + ": file " + shape_string(source->shape) + " vs model " +
+                                  shape_string(target.sizes()));
+      continue;
+    }
+    assignments.push_back({target, source});
+  }
+  for (const auto& [name, view] : checkpoint.tensors()) {
+    if (!used.count(name) && !is_ignored(name, ignored)) report.unexpected.push_back(name);
+  }
+  if (!report.ok()) throw_report(report, checkpoint);
+
+  torch::NoGradGuard no_grad;
+  for (auto& [target, source] : assignments) copy_into(target, *source);
+  return report;
+}
+
+}  // namespace blip2
