@@ -3,9 +3,9 @@
 // rescale and normalise exactly as transformers' PIL backend does.
 //
 // Floating point note: the resize weights are computed in double exactly as
-// Pillow's Resample.c orders the operations; the file must not be compiled
-// with floating-point contraction (FMA) enabled. GCC does not contract in ISO
-// mode (-std=c++20, what meson passes); clang honours the pragma below.
+// Pillow's Resample.c orders the operations, so this file must not fuse
+// multiply-adds (FMA); the pragmas below turn contraction off for GCC and
+// clang whatever -march/-O flags the build uses.
 #include "image_processor.h"
 
 #include <algorithm>
@@ -18,6 +18,8 @@
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 namespace blip2 {
@@ -335,6 +337,17 @@ std::vector<uint8_t> resample_columns(const uint8_t* in,
   return out;
 }
 
+// Pass order, as Pillow 13 decides it (Resample.c, ImagingResampleInner):
+// horizontal first, unless the height shrinks by more than twice as many
+// pixels as the width does; then vertical first, so the horizontal pass has
+// fewer rows. Older Pillow always ran the horizontal pass first; the order
+// changes the rounding of the intermediate uint8 image, so it matters.
+bool vertical_pass_first(int32_t width, int32_t height, int32_t out_width, int32_t out_height) {
+  const int64_t height_drop = static_cast<int64_t>(height) - out_height;
+  const int64_t width_drop = static_cast<int64_t>(width) - out_width;
+  return height_drop > 0 && height_drop > width_drop * 2;
+}
+
 // ---------------------------------------------------------------- config
 
 using Json = nlohmann::json;
@@ -549,26 +562,33 @@ std::vector<uint8_t> resize_bicubic_rgb8(
   check_image_size(width, height, "resize input");
   check_image_size(out_width, out_height, "resize output");
 
-  // Like Pillow: a pass runs only when its dimension changes, and the
-  // horizontal pass only on the rows the vertical pass reads.
+  const bool need_horizontal = out_width != width;
+  const bool need_vertical = out_height != height;
+  std::vector<uint8_t> image(rgb, rgb + static_cast<size_t>(width) * height * 3);
+  if (!need_horizontal && !need_vertical) {
+    return image;  // Pillow returns a copy
+  }
+  if (!need_horizontal) {
+    return resample_columns(image.data(), width, make_axis_filter(height, out_height), out_height);
+  }
+  const AxisFilter horizontal = make_axis_filter(width, out_width);
+  if (!need_vertical) {
+    return resample_rows(image.data(), width, height, horizontal, out_width);
+  }
   AxisFilter vertical = make_axis_filter(height, out_height);
+  if (vertical_pass_first(width, height, out_width, out_height)) {
+    image = resample_columns(image.data(), width, vertical, out_height);
+    return resample_rows(image.data(), width, out_height, horizontal, out_width);
+  }
+  // Horizontal first, on only the rows the vertical pass reads.
   const int32_t first_row = vertical.first.front();
   const int32_t end_row = vertical.first.back() + vertical.count.back();
-  std::vector<uint8_t> image(rgb, rgb + static_cast<size_t>(width) * height * 3);
-  int32_t image_width = width;
-  if (out_width != width) {
-    for (int32_t& first : vertical.first) {
-      first -= first_row;
-    }
-    const uint8_t* rows = rgb + static_cast<size_t>(first_row) * width * 3;
-    image = resample_rows(rows, width, end_row - first_row, make_axis_filter(width, out_width),
-                          out_width);
-    image_width = out_width;
+  for (int32_t& first : vertical.first) {
+    first -= first_row;
   }
-  if (out_height != height) {
-    image = resample_columns(image.data(), image_width, vertical, out_height);
-  }
-  return image;
+  image = resample_rows(image.data() + static_cast<size_t>(first_row) * width * 3, width,
+                        end_row - first_row, horizontal, out_width);
+  return resample_columns(image.data(), out_width, vertical, out_height);
 }
 
 std::vector<float> rescale_and_normalize(const uint8_t* rgb,

@@ -35,8 +35,11 @@ struct ImageProcessorConfig {
 // image, a null plane, a stride smaller than a row, or an unknown format.
 std::vector<uint8_t> to_rgb8(const ImageView& image);
 
-// Pillow's Image.resize(..., BICUBIC) on RGB8, bit for bit (2-pass, 22-bit
-// fixed point, horizontal first).
+// Pillow's Image.resize(..., BICUBIC) on RGB8, bit for bit as Pillow 13 does
+// it (reducing_gap=None): two separable passes in 22-bit fixed point through
+// a uint8 intermediate, a pass skipped when its size does not change,
+// horizontal first unless the height shrinks by more than twice as many pixels
+// as the width (then vertical first). Throws on null input or bad sizes.
 std::vector<uint8_t> resize_bicubic_rgb8(
     const uint8_t* rgb, int32_t width, int32_t height, int32_t out_width, int32_t out_height);
 

@@ -195,9 +195,9 @@ bool is_standard_special_key(std::string_view key) {
 struct TokenDeclarations {
   std::vector<std::pair<std::string, std::optional<AddedToken>>> named;  // in order
   std::vector<AddedToken> extra;
-  bool has_extra = false;                             // extra_special_tokens was declared
+  bool has_extra = false;                                 // extra_special_tokens was declared
   std::optional<std::vector<AddedToken>> map_additional;  // special_tokens_map's list
-  std::map<int64_t, AddedToken> decoder;              // added_tokens_decoder by declared id
+  std::map<int64_t, AddedToken> decoder;                  // added_tokens_decoder by declared id
 
   void set_named(const std::string& key, std::optional<AddedToken> value) {
     for (auto& [k, v] : named) {
@@ -368,7 +368,10 @@ struct Tokenizer::Impl {
 
   // ---- encoding
   std::vector<Segment> split_added(std::string_view text) const;
-  void split_pass(std::string_view text, size_t begin, size_t end, bool normalized,
+  void split_pass(std::string_view text,
+                  size_t begin,
+                  size_t end,
+                  bool normalized,
                   std::vector<Segment>& out) const;
   void encode_plain(std::string_view text, std::vector<int64_t>& ids) const;
   void encode_word(std::string_view word, std::vector<int64_t>& ids) const;
@@ -404,9 +407,9 @@ void Tokenizer::Impl::set_vocab(const Json& vocab_json, const std::string& where
     max_id = std::max(max_id, value.get<int64_t>());
   }
   if (max_id >= static_cast<int64_t>(vocab.size()) * 16 + 65536) {
-    throw Error(ErrorCode::kInvalidFormat,
-                where + ": implausible token id " + std::to_string(max_id) + " for " +
-                    std::to_string(vocab.size()) + " entries");
+    throw Error(ErrorCode::kInvalidFormat, where + ": implausible token id " +
+                                               std::to_string(max_id) + " for " +
+                                               std::to_string(vocab.size()) + " entries");
   }
   id_to_token.assign(static_cast<size_t>(max_id) + 1, std::string());
   id_present.assign(static_cast<size_t>(max_id) + 1, false);
@@ -546,7 +549,10 @@ void Tokenizer::Impl::build_matchers() {
 
 // Leftmost-longest matches of one class of added tokens in text[begin, end),
 // with lstrip/rstrip absorbing neighbouring white space.
-void Tokenizer::Impl::split_pass(std::string_view text, size_t begin, size_t end, bool normalized,
+void Tokenizer::Impl::split_pass(std::string_view text,
+                                 size_t begin,
+                                 size_t end,
+                                 bool normalized,
                                  std::vector<Segment>& out) const {
   const auto& buckets = normalized ? match_normalized : match_raw;
   size_t plain_start = begin, pos = begin;
@@ -672,11 +678,12 @@ void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int64_t>& 
 }
 
 const std::string& Tokenizer::Impl::token_text(int64_t id) const {
-  if (auto it = added_by_id.find(id); it != added_by_id.end()) return added[it->second].token.content;
+  if (auto it = added_by_id.find(id); it != added_by_id.end())
+    return added[it->second].token.content;
   if (id < 0 || id >= static_cast<int64_t>(id_to_token.size()) || !id_present[id]) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "token id " + std::to_string(id) + " is not in the vocabulary (size " +
-                    std::to_string(id_to_token.size()) + ")");
+    throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
+                                                 " is not in the vocabulary (size " +
+                                                 std::to_string(id_to_token.size()) + ")");
   }
   return id_to_token[id];
 }
@@ -685,10 +692,12 @@ namespace {
 
 // ------------------------------------------------------ gathering the files
 
-void read_named_and_extra(const OrderedJson& config, const std::string& where,
+void read_named_and_extra(const OrderedJson& config,
+                          const std::string& where,
                           TokenDeclarations& decl) {
   for (const char* key : kNamedSpecialKeys) {
-    if (config.contains(key)) decl.set_named(key, special_token_value(config[key], where + ":" + key));
+    if (config.contains(key))
+      decl.set_named(key, special_token_value(config[key], where + ":" + key));
   }
   for (const auto& [key, value] : config.items()) {  // model-specific "*_token" keys
     if (!is_standard_special_key(key) && ends_with(key, "_token") &&
@@ -696,14 +705,16 @@ void read_named_and_extra(const OrderedJson& config, const std::string& where,
       decl.set_named(key, special_token_value(value, where + ":" + key));
     }
   }
-  const char* list_key = config.contains("extra_special_tokens")        ? "extra_special_tokens"
-                         : config.contains("additional_special_tokens") ? "additional_special_tokens"
-                                                                        : nullptr;
+  const char* list_key = config.contains("extra_special_tokens") ? "extra_special_tokens"
+                         : config.contains("additional_special_tokens")
+                             ? "additional_special_tokens"
+                             : nullptr;
   if (list_key == nullptr || config[list_key].is_null()) return;
   const OrderedJson& list = config[list_key];
   const std::string at = where + ":" + list_key;
   if (list.is_object()) {
-    for (const auto& [key, value] : list.items()) decl.set_named(key, special_token_value(value, at));
+    for (const auto& [key, value] : list.items())
+      decl.set_named(key, special_token_value(value, at));
   } else {
     decl.extra = special_token_list(list, at);
     decl.has_extra = true;
@@ -745,7 +756,8 @@ int64_t declared_id(const std::string& text, const std::string& where) {
   return id;
 }
 
-void read_added_tokens_decoder(const OrderedJson& decoder, const std::string& where,
+void read_added_tokens_decoder(const OrderedJson& decoder,
+                               const std::string& where,
                                TokenDeclarations& decl) {
   if (!decoder.is_object()) throw Error(ErrorCode::kInvalidFormat, where + ": not an object");
   for (const auto& [key, value] : decoder.items()) {
@@ -774,7 +786,8 @@ void read_added_tokens_json(const std::string& path, TokenDeclarations& decl) {
   }
 }
 
-void read_tokenizer_json_added(const Json& list, const std::string& where,
+void read_tokenizer_json_added(const Json& list,
+                               const std::string& where,
                                TokenDeclarations& decl) {
   if (list.is_null()) return;
   if (!list.is_array()) throw Error(ErrorCode::kInvalidFormat, where + ": not a list");
@@ -823,7 +836,9 @@ void read_post_processor(const Json& pp, const std::string& where, PostProcessor
   throw Error(ErrorCode::kUnsupported, where + ": post_processor type \"" + type + "\"");
 }
 
-bool config_bool(const OrderedJson& config, const char* key, bool fallback,
+bool config_bool(const OrderedJson& config,
+                 const char* key,
+                 bool fallback,
                  const std::string& where) {
   if (!config.contains(key) || config[key].is_null()) return fallback;
   if (!config[key].is_boolean()) {
@@ -851,8 +866,8 @@ Tokenizer Tokenizer::from_directory(const std::string& dir) {
   const bool fast = is_file(tokenizer_json);
   if (!fast && !is_file(vocab_json)) {
     throw Error(ErrorCode::kNotFound,
-                "tokenizer folder " + dir + " has neither tokenizer.json nor vocab.json: " +
-                    tokenizer_json);
+                "tokenizer folder " + dir +
+                    " has neither tokenizer.json nor vocab.json: " + tokenizer_json);
   }
 
   // 1. The BPE model (and, from tokenizer.json, its added tokens and template).
@@ -1006,7 +1021,7 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 // transformers' clean_up_tokenization.
 void clean_up_tokenization(std::string& s) {
   const std::pair<std::string_view, std::string_view> rules[] = {
-      {" .", "."},    {" ?", "?"},     {" !", "!"},     {" ,", ","},     {" ' ", "'"},
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
       {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& [from, to] : rules) replace_all(s, from, to);
 }
@@ -1029,13 +1044,9 @@ std::optional<int64_t> Tokenizer::token_to_id(std::string_view token) const {
   return impl_->lookup(token);
 }
 
-int64_t Tokenizer::bos_token_id() const {
-  return impl_->lookup(impl_->bos).value_or(-1);
-}
+int64_t Tokenizer::bos_token_id() const { return impl_->lookup(impl_->bos).value_or(-1); }
 
-int64_t Tokenizer::eos_token_id() const {
-  return impl_->lookup(impl_->eos).value_or(-1);
-}
+int64_t Tokenizer::eos_token_id() const { return impl_->lookup(impl_->eos).value_or(-1); }
 
 int64_t Tokenizer::pad_token_id() const {
   return impl_->pad.empty() ? -1 : impl_->lookup(impl_->pad).value_or(-1);

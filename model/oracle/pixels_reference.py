@@ -4,7 +4,8 @@
 Writes into --out (and touches --stamp when done):
   * deterministic uint8 RGB test images of odd sizes (noise, gradients,
     checkerboards, sharp edges, saturated colours) as binary PPM (P6) files;
-  * Pillow's `Image.resize((W, H), Image.BICUBIC)` of each one (RGB8, HWC);
+  * Pillow's `Image.resize((W, H), Image.BICUBIC)` of each one (RGB8, HWC),
+    plus small noise images resized to many odd sizes (both pass orders);
   * transformers' BlipImageProcessorPil output (float32, CHW) for 224x224 and
     364x364 with the BLIP-2 mean/std, plus the preprocessor_config.json files
     that processor writes with save_pretrained;
@@ -154,6 +155,29 @@ def reference_for_image(out, name, rgb, processors):
     return entry
 
 
+def resize_cases(out, rng):
+    """Extra Pillow resizes of small noise images: both pass orders around
+    Pillow 13's switch (vertical first iff the height drops by more than
+    twice the width's drop), one-axis resizes, and random size pairs."""
+    pairs = [((100, 100), (90, 80)), ((100, 100), (91, 80)), ((100, 100), (110, 79)),
+             ((100, 100), (100, 37)), ((100, 100), (37, 100)), ((1, 50), (1, 3)),
+             ((50, 1), (3, 1)), ((3, 200), (400, 2)), ((200, 3), (2, 400))]
+    for _ in range(40):
+        src = tuple(int(v) for v in rng.integers(1, 65, 2))
+        dst = tuple(int(v) for v in rng.integers(1, 97, 2))
+        pairs.append((src, dst))
+    entries = []
+    for i, ((w, h), (tw, th)) in enumerate(pairs):
+        rgb = noise(rng, w, h)
+        name = f"resize_case_{i}_{w}x{h}_to_{tw}x{th}"
+        write_ppm(os.path.join(out, name + ".ppm"), rgb)
+        resized = np.asarray(Image.fromarray(rgb, "RGB").resize((tw, th), Image.BICUBIC))
+        write_raw(os.path.join(out, name + ".rgb"), resized, np.uint8)
+        entries.append({"ppm": name + ".ppm", "width": w, "height": h, "target_width": tw,
+                        "target_height": th, "file": name + ".rgb"})
+    return entries
+
+
 def rgba_references(out, rng):
     """RGBA input -> Pillow's convert("RGB") (drops alpha)."""
     entries = []
@@ -263,6 +287,7 @@ size: (blip_processor(size), save_processor_config(args.out, size))
     index = {
         "images": [reference_for_image(args.out, name, rgb, processors)
                    for name, rgb in make_images(rng)],
+        "resize_cases": resize_cases(args.out, rng),
         "rgba": rgba_references(args.out, rng),
         "gray": gray_references(args.out, rng),
         "yuv": yuv_references(args.out, rng),

@@ -60,6 +60,13 @@ const Json& index_json() {
   return index;
 }
 
+const Json& image_entry(const std::string& name) {
+  for (const Json& entry : index_json()["images"]) {
+    if (entry["name"] == name) return entry;
+  }
+  throw std::runtime_error("no image " + name + " in the pixels index");
+}
+
 struct RgbImage {
   int32_t width = 0;
   int32_t height = 0;
@@ -151,8 +158,24 @@ TEST(PillowResize, EveryImageAndTargetIsByteExact) {
   EXPECT_GE(cases, 30);
 }
 
+// Small images to many sizes: one-axis resizes, both sides of Pillow 13's
+// pass-order switch, random size pairs.
+TEST(PillowResize, ExtraSizePairsAreByteExact) {
+  const Json& cases = index_json()["resize_cases"];
+  ASSERT_GE(cases.size(), 40u);
+  for (const Json& entry : cases) {
+    const RgbImage image = load_image(entry);
+    const int32_t w = entry["target_width"], h = entry["target_height"];
+    const std::vector<uint8_t> want = read_bytes(pixels_dir() / entry["file"].get<std::string>());
+    EXPECT_EQ(
+        compare_bytes(resize_bicubic_rgb8(image.rgb.data(), image.width, image.height, w, h), want),
+        "")
+        << entry["ppm"] << " -> " << w << "x" << h;
+  }
+}
+
 TEST(PillowResize, SameSizeIsACopy) {
-  const Json& entry = index_json()["images"][4];
+  const Json& entry = image_entry("grad_13x17");
   const RgbImage image = load_image(entry);
   EXPECT_EQ(
       resize_bicubic_rgb8(image.rgb.data(), image.width, image.height, image.width, image.height),
@@ -233,7 +256,7 @@ TEST(BlipPreprocess, NonSquareTargetWithoutRescaleGivesPillowBytes) {
 }
 
 TEST(BlipPreprocess, WithoutResizeKeepsTheImageSize) {
-  const RgbImage image = load_image(index_json()["images"][4]);
+  const RgbImage image = load_image(image_entry("grad_13x17"));
   const auto config = ImageProcessorConfig::from_file(
       (pixels_dir() / index_json()["images"][0]["pixels"][0]["config"].get<std::string>())
           .string());
@@ -318,7 +341,7 @@ TEST(PixelFormats, PackedFormatsWithAndWithoutPaddingGiveTheSameRgb) {
 }
 
 TEST(PixelFormats, PreprocessOfPaddedBgrxEqualsTransformersRgb) {
-  const Json& entry = index_json()["images"][5];  // noise_13x17
+  const Json& entry = image_entry("noise_13x17");
   const RgbImage image = load_image(entry);
   int32_t stride = 0;
   const std::vector<uint8_t> data = pack(image, kPackedFormats[5], 7, &stride);
