@@ -25,6 +25,8 @@
 
 namespace blip2 {
 
+struct CaptionerState;
+
 struct ModelOptions {
   std::string path;              // checkpoint folder (config.json, safetensors, tokenizer)
   std::string device = "auto";   // auto | cpu | cuda | cuda:N  (auto = cuda if present)
@@ -100,6 +102,7 @@ class Captioner {
 
  private:
   std::shared_ptr<const Model> model_;
+  std::unique_ptr<CaptionerState> state_;  // KV cache and scratch
 };
 
 // Library log messages go here (default: none). Level 0 = error .. 3 = debug.

@@ -1,1 +1,41 @@
-// placeholder: filled in by the work on this file
+#include "blip2_model.h"
+
+#include <ATen/ATen.h>
+
+#include "layers.h"
+
+namespace blip2 {
+
+Blip2ForConditionalGenerationImpl::Blip2ForConditionalGenerationImpl(const Blip2Config& c, const at::TensorOptions& options)
+    : config(c) {
+  vision_model = register_module("vision_model", VisionModel(c.vision_config, options));
+  // transformers keeps the Q-Former and the query tokens in float32 whatever
+  // the dtype of the rest (_keep_in_fp32_modules); so do we.
+  const at::TensorOptions fp32 = options.dtype(at::kFloat);
+  query_tokens = register_parameter(
+      "query_tokens", at::empty({1, c.num_query_tokens, c.qformer_config.hidden_size}, fp32),
+      false);
+  qformer = register_module("qformer", QFormerModel(c.qformer_config, fp32));
+  language_projection = register_module(
+      "language_projection",
+      Linear(c.qformer_config.hidden_size, c.text_config.hidden_size, true, options));
+  language_model = register_module("language_model", OptForCausalLM(c.text_config, options));
+}
+
+at::Tensor Blip2ForConditionalGenerationImpl::image_features(const at::Tensor& pixel_values,
+                                                             at::Tensor* image_embeds_out,
+                                                             at::Tensor* query_output_out) {
+  at::Tensor image_embeds = vision_model->forward(pixel_values);  // [B, N, Dv]
+  at::Tensor queries = query_tokens.expand({pixel_values.size(0), -1, -1});
+  at::Tensor query_output = qformer->forward(queries, image_embeds);  // [B, Q, Dq], float32
+  if (image_embeds_out) *image_embeds_out = image_embeds;
+  if (query_output_out) *query_output_out = query_output;
+  // the Q-Former may run in float32 while the rest is float16: cast back first
+  return language_projection->forward(query_output.to(image_embeds.scalar_type()));
+}
+
+at::Tensor Blip2ForConditionalGenerationImpl::embed_tokens(const at::Tensor& ids) {
+  return language_model->model->decoder->embed_tokens->forward(ids);
+}
+
+}  // namespace blip2

@@ -1,1 +1,85 @@
-// placeholder: filled in by the work on this file
+// captioner.cpp — one caption call: pixels -> image features -> decoding -> text.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+
+#include "captioner_state.h"
+#include "generation.h"
+#include "model_impl.h"
+
+namespace blip2 {
+namespace {
+
+void validate(const GenerationOptions& options, const Model::Impl& m, size_t n_input_ids) {
+  if (options.max_new_tokens < 1) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "max_new_tokens must be at least 1 (got " + std::to_string(options.max_new_tokens) + ")");
+  }
+  if (options.min_new_tokens < 0) {
+    throw Error(ErrorCode::kInvalidArgument, "min_new_tokens must not be negative");
+  }
+  const int64_t needed = static_cast<int64_t>(n_input_ids) + options.max_new_tokens;
+  if (needed > m.config.text_config.max_position_embeddings) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "prompt (" + std::to_string(n_input_ids) + " positions with the image) plus " +
+                    std::to_string(options.max_new_tokens) + " new tokens exceeds the " +
+                    std::to_string(m.config.text_config.max_position_embeddings) +
+                    " positions of the language model");
+  }
+}
+
+std::string clean_caption(const std::string& text) {
+  const char* space = " \t\n\r\f\v";
+  const size_t begin = text.find_first_not_of(space);
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
+}
+
+}  // namespace
+
+Captioner::Captioner(std::shared_ptr<const Model> model)
+    : model_(std::move(model)), state_(std::make_unique<CaptionerState>()) {
+  if (!model_) throw Error(ErrorCode::kInvalidArgument, "Captioner needs a model");
+}
+
+Captioner::~Captioner() = default;
+
+std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
+                                        const GenerationOptions& options) {
+  if (images.empty()) return {};
+  const auto start = std::chrono::steady_clock::now();
+  const Model::Impl& m = model_->impl();
+  const std::vector<int64_t> input_ids = m.input_ids_for(options.prompt);
+  validate(options, m, input_ids.size());
+  try {
+    c10::InferenceMode guard;
+    const at::Tensor features = m.net->image_features(m.pixel_values(images));
+    DecodeRequest request{m.inputs_embeds(features, input_ids), input_ids,
+                          m.config.text_config.eos_token_id, m.config.text_config.pad_token_id,
+                          options};
+    const DecodeResult decoded = greedy_decode(*m.net->language_model, request, state_->cache);
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::vector<Caption> captions;
+    for (size_t i = 0; i < images.size(); ++i) {
+      Caption c;
+      c.token_ids = decoded.tokens[i];
+      c.text = clean_caption(m.tokenizer.decode(c.token_ids, /*skip_special_tokens=*/true));
+      c.score = decoded.scores[i];
+      c.inference_ms = elapsed_ms;
+      captions.push_back(std::move(c));
+    }
+    return captions;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kRuntime, std::string("captioning failed: ") + e.what());
+  }
+}
+
+Caption Captioner::caption(const ImageView& image, const GenerationOptions& options) {
+  return caption(std::vector<ImageView>{image}, options).front();
+}
+
+}  // namespace blip2
