@@ -296,7 +296,8 @@ json parse_json(const std::string& text, const std::string& origin) {
 std::string read_text_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
-    throw Error(ErrorCode::kNotFound, path + ": config file does not exist");
+    throw Error(ErrorCode::kNotFound,
+                path + ": config file not found (missing or not a regular file)");
   }
   if (std::filesystem::file_size(path, ec) > kMaxConfigBytes) {
     throw Error(ErrorCode::kInvalidFormat, path + ": file is unreasonably large for a config");

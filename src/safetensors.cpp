@@ -164,6 +164,7 @@ json parse_header_json(const char* begin, const char* end, const std::string& fi
 }
 
 std::map<std::string, std::string> parse_metadata(const json& value, const std::string& file) {
+  if (value.is_null()) return {};  // the reference reader treats null as "no metadata"
   if (!value.is_object()) fail(ErrorCode::kInvalidFormat, file, "__metadata__ is not an object");
   std::map<std::string, std::string> metadata;
   for (const auto& [key, entry] : value.items()) {

@@ -170,6 +170,17 @@ TEST(Safetensors, HeaderPaddedWithSpacesAndGapsBetweenTensorsAreAccepted) {
   EXPECT_EQ(values_of<int64_t>(file->tensors().at("c.ids")), (std::vector<int64_t>{7, -9}));
 }
 
+TEST(Safetensors, NullMetadataMeansNone) {
+  TempDir dir;
+  WriteOptions options;
+  options.header_json = R"({"__metadata__": null, "x": {"dtype": "U8", "shape": [2], )"
+                        R"("data_offsets": [0, 2]}})";
+  testing::write_safetensors(dir.file("n.safetensors"), {{"x", "U8", {2}, {4, 5}}}, options);
+  auto file = SafetensorsFile::open(dir.file("n.safetensors"));
+  EXPECT_TRUE(file->metadata().empty());
+  EXPECT_EQ(values_of<uint8_t>(file->tensors().at("x")), (std::vector<uint8_t>{4, 5}));
+}
+
 TEST(Safetensors, EmptyHeaderObjectGivesNoTensors) {
   TempDir dir;
   WriteOptions options;
