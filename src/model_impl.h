@@ -18,7 +18,9 @@ struct Model::Impl {
   Blip2Config config;
   ImageProcessorConfig image_config;
   Tokenizer tokenizer;
-  Blip2ForConditionalGeneration net{nullptr};
+  // forward passes never change the module; mutable only because torch
+  // modules expose non-const forwards
+  mutable Blip2ForConditionalGeneration net{nullptr};
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
 

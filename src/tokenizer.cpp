@@ -378,7 +378,8 @@ struct Tokenizer::Impl {
   std::vector<int32_t> bpe(std::string_view word) const;
 
   // ---- decoding
-  const std::string& token_text(int64_t id) const;
+  // nullptr for an id outside the vocabulary; throws for a negative id
+  const std::string* token_text(int64_t id) const;
 };
 
 void Tokenizer::Impl::set_vocab(const Json& vocab_json, const std::string& where) {
@@ -677,15 +678,16 @@ void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int64_t>& 
   for (std::string_view piece : split_gpt2_pieces(text)) encode_word(piece, ids);
 }
 
-const std::string& Tokenizer::Impl::token_text(int64_t id) const {
+const std::string* Tokenizer::Impl::token_text(int64_t id) const {
   if (auto it = added_by_id.find(id); it != added_by_id.end())
-    return added[it->second].token.content;
-  if (id < 0 || id >= static_cast<int64_t>(id_to_token.size()) || !id_present[id]) {
-    throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
-                                                 " is not in the vocabulary (size " +
-                                                 std::to_string(id_to_token.size()) + ")");
+    return &added[it->second].token.content;
+  if (id < 0) {
+    throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) + " is negative");
   }
-  return id_to_token[id];
+  // Ids the tokenizer does not know (a model's padded vocabulary rows, like
+  // OPT's 50265..50271, can be generated) decode to nothing, as in transformers.
+  if (id >= static_cast<int64_t>(id_to_token.size()) || !id_present[id]) return nullptr;
+  return &id_to_token[id];
 }
 
 namespace {
@@ -1031,9 +1033,10 @@ void clean_up_tokenization(std::string& s) {
 std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special_tokens) const {
   std::string bytes;
   for (int64_t id : ids) {
-    const std::string& token = impl_->token_text(id);
-    if (skip_special_tokens && impl_->special_contents.count(token) > 0) continue;
-    append_token_bytes(token, bytes);
+    const std::string* token = impl_->token_text(id);
+    if (token == nullptr) continue;
+    if (skip_special_tokens && impl_->special_contents.count(*token) > 0) continue;
+    append_token_bytes(*token, bytes);
   }
   std::string text = decode_utf8_lossy(bytes);
   if (impl_->clean_up_spaces) clean_up_tokenization(text);

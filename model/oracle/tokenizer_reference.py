@@ -98,6 +98,10 @@ def decode_sequences(tok, texts):
     for text in texts[:20]:
         ids = tok(text)["input_ids"]
         seqs.append(list(reversed(ids)))
+    # ids past the tokenizer (a model's padded vocabulary rows, e.g. OPT's
+    # 50265..50271, can be generated): transformers drops them when decoding
+    seqs.append([2, size, 102 % size, size + 7, 2])
+    seqs.append([size + 1])
     if size <= 2000:
         seqs.extend([i] for i in range(size))
     else:

@@ -1,0 +1,24 @@
+// fixtures.h — access to the oracle's generated fixtures (models, images,
+// reference tensors and captions) for the torch tests.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ppm.h"
+
+namespace blip2::testing {
+
+// $BLIP2_FIXTURES (set by tests/meson.build); fails the test when unset.
+std::string fixtures_dir();
+std::string model_dir(const std::string& name);
+RgbImage fixture_image(const std::string& file_name);
+nlohmann::json greedy_reference(const std::string& model);
+// A tensor of reference/<model>/activations.safetensors (a copy).
+at::Tensor reference_tensor(const std::string& model, const std::string& key);
+// max |a - b| / max |b|: the relative error used by the parity tests.
+double relative_error(const at::Tensor& actual, const at::Tensor& expected);
+
+}  // namespace blip2::testing
