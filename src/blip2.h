@@ -51,17 +51,41 @@ struct ModelInfo {
 
 enum class EarlyStopping { kFalse, kTrue, kNever };
 
+// Decoding settings, named and defaulting as transformers' GenerationConfig.
+// The published -coco captioning setup is num_beams 5, max_new_tokens 30,
+// min_new_tokens 8 (LAVIS min_len), prompt "a photo of".
 struct GenerationOptions {
-  std::string prompt;            // "" = no prompt (BOS only); e.g. "a photo of"
-  int32_t max_new_tokens = 30;   // newly generated tokens at most (EOS counted)
-  int32_t min_new_tokens = 0;    // EOS is banned before this many new tokens
+  std::string prompt;              // "" = no prompt (BOS only); e.g. "a photo of"
+  int32_t max_new_tokens = 30;     // newly generated tokens at most (EOS counted)
+  int32_t min_new_tokens = 0;      // EOS is banned before this many new tokens
+  // beam search (num_beams > 1)
+  int32_t num_beams = 1;
+  double length_penalty = 1.0;     // score = sum logprob / length^length_penalty
+  EarlyStopping early_stopping = EarlyStopping::kFalse;
+  int32_t num_return_sequences = 1;  // <= num_beams
+  // logits processors
+  double repetition_penalty = 1.0;   // 1.0 = none
+  int32_t no_repeat_ngram_size = 0;  // 0 = none
+  // sampling (do_sample)
+  bool do_sample = false;
+  double temperature = 1.0;
+  int32_t top_k = 50;              // 0 = no top-k filter
+  double top_p = 1.0;              // 1.0 = no nucleus filter
+  uint64_t seed = 0;               // same seed, same device -> same caption
+};
+
+struct Sequence {
+  std::string text;                // decoded, special tokens skipped, stripped
+  std::vector<int64_t> token_ids;  // new ids as transformers returns them (EOS included)
+  double score = 0.0;              // mean log-probability of the chosen tokens
 };
 
 struct Caption {
   std::string text;                // decoded, special tokens skipped, stripped
   std::vector<int64_t> token_ids;  // new ids as transformers returns them (EOS included)
-  double score = 0.0;              // mean log-probability of the chosen tokens
+  double score = 0.0;              // mean log-probability of the chosen tokens (a confidence)
   double inference_ms = 0.0;       // wall time of the whole caption call (per batch)
+  std::vector<Sequence> alternatives;  // the other returned sequences (num_return_sequences > 1)
 };
 
 class Model {

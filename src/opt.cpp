@@ -49,7 +49,7 @@ at::Tensor OptAttentionImpl::forward(const at::Tensor& x, KvCache& cache, int64_
   return out_proj->forward(eager_attention(q, k, v, mask, 1.0, /*softmax_in_float32=*/true));
 }
 
-OptDecoderLayerImpl::OptDecoderLayerImpl(const OptConfig& c, const at::TensorOptions& options) : pre_norm(c.do_layer_norm_before) {
+OptDecoderLayerImpl::OptDecoderLayerImpl(const OptConfig& c, const at::TensorOptions& options) : pre_norm(c.do_layer_norm_before), gelu_activation(c.activation_function == "gelu") {
   self_attn = register_module("self_attn", OptAttention(c, options));
   self_attn_layer_norm = register_module(
       "self_attn_layer_norm", LayerNorm(c.hidden_size, 1e-5, c.layer_norm_elementwise_affine, options));
@@ -64,7 +64,8 @@ at::Tensor OptDecoderLayerImpl::forward(const at::Tensor& x, KvCache& cache, int
   h = x + self_attn->forward(h, cache, layer);
   if (!pre_norm) h = self_attn_layer_norm->forward(h);
   at::Tensor f = pre_norm ? final_layer_norm->forward(h) : h;
-  f = h + fc2->forward(at::relu(fc1->forward(f)));
+  f = fc1->forward(f);
+  f = h + fc2->forward(gelu_activation ? at::gelu(f) : at::relu(f));
   return pre_norm ? f : final_layer_norm->forward(f);
 }
 

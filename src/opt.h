@@ -36,6 +36,7 @@ struct OptDecoderLayerImpl : torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, KvCache& cache, int64_t layer);
 
   bool pre_norm;
+  bool gelu_activation;  // activation_function "gelu" (exact); else "relu"
   OptAttention self_attn{nullptr};
   LayerNorm self_attn_layer_norm{nullptr};
   Linear fc1{nullptr};
