@@ -64,6 +64,11 @@ bool is_ignored(const std::string& name, const std::vector<std::string>& ignored
   return false;
 }
 
+bool is_floating(DType dtype) {
+  return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16 ||
+         dtype == DType::kF64;
+}
+
 struct Assignment {
   at::Tensor target;
   const TensorView* source;
@@ -155,6 +160,11 @@ LoadReport load_state_dict(torch::nn::Module& module,
     if (at::IntArrayRef(source->shape) != target.sizes()) {
       report.mismatched.push_back(name + ": file " + shape_string(source->shape) + " vs model " +
                                   shape_string(target.sizes()));
+      continue;
+    }
+    if (target.is_floating_point() && !is_floating(source->dtype)) {
+      report.mismatched.push_back(name + ": file dtype " + dtype_name(source->dtype) +
+                                  " where a floating-point tensor is expected");
       continue;
     }
     assignments.push_back({target, source});
