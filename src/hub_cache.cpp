@@ -102,9 +102,8 @@ std::string resolve_model_path(const std::string& model) {
   const std::string where = "looked for the folder '" + model + "' and for " + repo_dir.string();
 
   if (!fs::is_directory(snapshots, ec)) {
-    throw Error(ErrorCode::kNotFound,
-                "model '" + model + "' is not in the Hugging Face cache (" + where +
-                    "; download it with: hf download " + model + ")");
+    throw Error(ErrorCode::kNotFound, "model '" + model + "' is not in the Hugging Face cache (" +
+                                          where + "; download it with: hf download " + model + ")");
   }
 
   // The revision transformers uses offline by default is "main".

@@ -46,7 +46,7 @@ def main():
     with open(log) as f:
         entries = [json.loads(line) for line in f if line.strip()]
     for entry in entries:
-        name = entry["name"].split(" / ")[-1]
+        name = entry["name"].split(" / ")[-1].split(":")[-1]  # "project:test"
         status = entry["result"]
         counts = None
         for ext, reader in ((".json", gtest_counts), (".xml", check_counts)):

@@ -11,7 +11,8 @@ cd "$root"
 apt_packages=(g++ pkg-config cmake libgtest-dev nlohmann-json3-dev)
 if [ "${1:-}" != "--no-gstreamer" ]; then
   apt_packages+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
-    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+    gstreamer1.0-x gstreamer1.0-tools
     python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0)
 fi
 missing=()
