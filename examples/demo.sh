@@ -23,9 +23,9 @@ export PATH="$root/.venv/bin:$PATH"
 if [ "${BLIP2_DEMO_SKIP_SETUP:-0}" != 1 ]; then
   echo "== setup (tools/setup.sh)"
   tools/setup.sh
-  echo "== build (meson setup $build; ninja -C $build)"
+  echo "== build (meson setup $build; ninja -C $build: the plugin and the CLI)"
   [ -f "$build/build.ninja" ] || meson setup "$build"
-  ninja -C "$build"
+  ninja -C "$build" gst/libgstblip2.so examples/blip2-caption
 fi
 export GST_PLUGIN_PATH="$build/gst"
 gst-inspect-1.0 blip2caption >/dev/null || { echo "blip2caption did not build" >&2; exit 1; }
