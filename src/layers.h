@@ -11,6 +11,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <string>
+
 namespace blip2 {
 
 // HF/torch: nn.Linear. weight [out, in], bias [out]
@@ -49,17 +51,62 @@ struct EmbeddingImpl : torch::nn::Module {
 };
 TORCH_MODULE(Embedding);
 
-// Eager multi-head attention as transformers' eager_attention_forward:
-// softmax(q·kᵀ · scaling + mask) · v, softmax in the compute dtype unless
-// softmax_in_float32 (OPT computes it in float32 and casts back).
-// q: [B, H, Tq, hd], k/v: [B, H, Tk, hd], mask: broadcastable to [B, H, Tq, Tk]
-// or undefined -> [B, Tq, H·hd]
-at::Tensor eager_attention(const at::Tensor& q,
-                           const at::Tensor& k,
-                           const at::Tensor& v,
-                           const at::Tensor& mask,
-                           double scaling,
-                           bool softmax_in_float32);
+// Which kernel computes attention (process-wide; read at every call).
+//   kAuto  - at::scaled_dot_product_attention on CUDA tensors, the eager math
+//            on every other device (so the float32 CPU path stays bit-exact
+//            with transformers' eager attention, which the parity tests check)
+//   kEager - the eager math everywhere (transformers' eager_attention_forward)
+//   kSdpa  - at::scaled_dot_product_attention everywhere (also on the CPU,
+//            where the tests use it to compare the two)
+enum class AttentionBackend { kAuto, kEager, kSdpa };
+void set_attention_backend(AttentionBackend backend);
+AttentionBackend attention_backend();
+// "auto" | "eager" | "sdpa" (throws blip2::Error kInvalidArgument otherwise)
+AttentionBackend parse_attention_backend(const std::string& name);
+const char* attention_backend_name(AttentionBackend backend);
+// Whether attention() takes the SDPA kernel for a query on this device.
+bool attention_uses_sdpa(const at::Tensor& q);
+
+// Multi-head attention with the semantics of transformers'
+// eager_attention_forward: softmax(q·kᵀ · scaling + mask) · v, the softmax in
+// the compute dtype unless softmax_in_float32 (OPT computes it in float32 and
+// casts back). Dispatches on attention_backend(); the SDPA kernels always
+// accumulate the softmax in float32, so in half precision they round
+// differently from the eager math (as transformers' sdpa and eager modes do).
+// q: [B, H, Tq, hd], k/v: [B, H, Tk, hd], mask: additive, in q's dtype,
+// broadcastable to [B, H, Tq, Tk], or undefined -> [B, Tq, H·hd]
+at::Tensor attention(const at::Tensor& q,
+                     const at::Tensor& k,
+                     const at::Tensor& v,
+                     const at::Tensor& mask,
+                     double scaling,
+                     bool softmax_in_float32);
+
+// The eager math alone, whatever the backend. Shapes as attention().
+at::Tensor eager_attention_math(const at::Tensor& q,
+                                const at::Tensor& k,
+                                const at::Tensor& v,
+                                const at::Tensor& mask,
+                                double scaling,
+                                bool softmax_in_float32);
+
+// at::scaled_dot_product_attention alone (no dropout, not causal: causality
+// comes with the mask). Shapes as attention().
+at::Tensor sdpa_attention(const at::Tensor& q,
+                          const at::Tensor& k,
+                          const at::Tensor& v,
+                          const at::Tensor& mask,
+                          double scaling);
+
+// The name the sub-networks call: the same as attention() (dispatching).
+inline at::Tensor eager_attention(const at::Tensor& q,
+                                  const at::Tensor& k,
+                                  const at::Tensor& v,
+                                  const at::Tensor& mask,
+                                  double scaling,
+                                  bool softmax_in_float32) {
+  return attention(q, k, v, mask, scaling, softmax_in_float32);
+}
 
 // [B, T, H·hd] -> [B, H, T, hd]
 at::Tensor split_heads(const at::Tensor& x, int64_t num_heads);

@@ -1,11 +1,18 @@
 // model_inputs.cpp — turning images and a prompt into model inputs.
 #include <ATen/ATen.h>
 
+#include "gpu_image.h"
 #include "model_impl.h"
 
 namespace blip2 {
 
+// On a CUDA model the frames go up as bytes and are converted, resized and
+// normalised there (gpu_image.h; Pillow's resize to within a level); on the
+// CPU, and when device_preprocessing() is off, the Pillow-exact CPU path.
 at::Tensor Model::Impl::pixel_values(const std::vector<ImageView>& images) const {
+  if (device.is_cuda() && device_preprocessing()) {
+    return preprocess_on_device(images, image_config, device);
+  }
   const int64_t h = image_config.height, w = image_config.width;
   at::Tensor pixels = at::empty({static_cast<int64_t>(images.size()), 3, h, w}, at::kFloat);
   for (size_t i = 0; i < images.size(); ++i) {
