@@ -3,6 +3,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "captioner_state.h"
 #include "generation.h"
@@ -11,21 +12,52 @@
 namespace blip2 {
 namespace {
 
-void validate(const GenerationOptions& options, const Model::Impl& m, size_t n_input_ids) {
+[[noreturn]] void invalid(const std::string& message) {
+  throw Error(ErrorCode::kInvalidArgument, message);
+}
+
+void validate_lengths(const GenerationOptions& options, const Model::Impl& m, size_t n_input_ids) {
   if (options.max_new_tokens < 1) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "max_new_tokens must be at least 1 (got " + std::to_string(options.max_new_tokens) + ")");
+    invalid("max_new_tokens must be at least 1 (got " + std::to_string(options.max_new_tokens) +
+            ")");
   }
-  if (options.min_new_tokens < 0) {
-    throw Error(ErrorCode::kInvalidArgument, "min_new_tokens must not be negative");
-  }
+  if (options.min_new_tokens < 0) invalid("min_new_tokens must not be negative");
   const int64_t needed = static_cast<int64_t>(n_input_ids) + options.max_new_tokens;
   if (needed > m.config.text_config.max_position_embeddings) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "prompt (" + std::to_string(n_input_ids) + " positions with the image) plus " +
-                    std::to_string(options.max_new_tokens) + " new tokens exceeds the " +
-                    std::to_string(m.config.text_config.max_position_embeddings) +
-                    " positions of the language model");
+    invalid("prompt (" + std::to_string(n_input_ids) + " positions with the image) plus " +
+            std::to_string(options.max_new_tokens) + " new tokens exceeds the " +
+            std::to_string(m.config.text_config.max_position_embeddings) +
+            " positions of the language model");
+  }
+}
+
+// The checks transformers' GenerationConfig.validate and the processors make.
+void validate_decoding(const GenerationOptions& o) {
+  if (o.num_beams < 1)
+    invalid("num_beams must be at least 1 (got " + std::to_string(o.num_beams) + ")");
+  if (o.num_return_sequences < 1) {
+    invalid("num_return_sequences must be at least 1 (got " +
+            std::to_string(o.num_return_sequences) + ")");
+  }
+  if (o.num_beams > 1 && o.num_return_sequences > o.num_beams) {
+    invalid("num_return_sequences (" + std::to_string(o.num_return_sequences) +
+            ") must not exceed num_beams (" + std::to_string(o.num_beams) + ")");
+  }
+  if (o.num_beams == 1 && !o.do_sample && o.num_return_sequences > 1) {
+    invalid("num_return_sequences > 1 needs beam search (num_beams > 1) or sampling (do_sample)");
+  }
+  if (!(o.repetition_penalty > 0.0)) {
+    invalid("repetition_penalty must be greater than 0 (got " +
+            std::to_string(o.repetition_penalty) + ")");
+  }
+  if (o.no_repeat_ngram_size < 0) invalid("no_repeat_ngram_size must not be negative");
+  if (!std::isfinite(o.length_penalty)) invalid("length_penalty must be a finite number");
+  if (!(o.temperature > 0.0) || !std::isfinite(o.temperature)) {
+    invalid("temperature must be greater than 0 (got " + std::to_string(o.temperature) + ")");
+  }
+  if (o.top_k < 0) invalid("top_k must not be negative (got " + std::to_string(o.top_k) + ")");
+  if (!(o.top_p > 0.0 && o.top_p <= 1.0)) {
+    invalid("top_p must be in (0, 1] (got " + std::to_string(o.top_p) + ")");
   }
 }
 
@@ -34,6 +66,28 @@ std::string clean_caption(const std::string& text) {
   const size_t begin = text.find_first_not_of(space);
   if (begin == std::string::npos) return "";
   return text.substr(begin, text.find_last_not_of(space) - begin + 1);
+}
+
+Sequence to_sequence(const DecodeResult& decoded, int64_t row, const Tokenizer& tokenizer) {
+  Sequence s;
+  s.token_ids = decoded.tokens[static_cast<size_t>(row)];
+  s.text = clean_caption(tokenizer.decode(s.token_ids, /*skip_special_tokens=*/true));
+  s.score = decoded.scores[static_cast<size_t>(row)];
+  return s;
+}
+
+// Input `input`'s best sequence as the caption, the others as alternatives.
+Caption to_caption(const DecodeResult& decoded, int64_t input, const Tokenizer& tokenizer) {
+  const int64_t first = input * decoded.sequences_per_input;
+  Sequence best = to_sequence(decoded, first, tokenizer);
+  Caption c;
+  c.text = std::move(best.text);
+  c.token_ids = std::move(best.token_ids);
+  c.score = best.score;
+  for (int64_t j = 1; j < decoded.sequences_per_input; ++j) {
+    c.alternatives.push_back(to_sequence(decoded, first + j, tokenizer));
+  }
+  return c;
 }
 
 }  // namespace
@@ -51,24 +105,21 @@ std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
   const auto start = std::chrono::steady_clock::now();
   const Model::Impl& m = model_->impl();
   const std::vector<int64_t> input_ids = m.input_ids_for(options.prompt);
-  validate(options, m, input_ids.size());
+  validate_lengths(options, m, input_ids.size());
+  validate_decoding(options);
   try {
     c10::InferenceMode guard;
     const at::Tensor features = m.net->image_features(m.pixel_values(images));
     DecodeRequest request{m.inputs_embeds(features, input_ids), input_ids,
                           m.config.text_config.eos_token_id, m.config.text_config.pad_token_id,
                           options};
-    const DecodeResult decoded = greedy_decode(*m.net->language_model, request, state_->cache);
+    const DecodeResult decoded = decode(*m.net->language_model, request, state_->cache);
     const double elapsed_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     std::vector<Caption> captions;
     for (size_t i = 0; i < images.size(); ++i) {
-      Caption c;
-      c.token_ids = decoded.tokens[i];
-      c.text = clean_caption(m.tokenizer.decode(c.token_ids, /*skip_special_tokens=*/true));
-      c.score = decoded.scores[i];
-      c.inference_ms = elapsed_ms;
-      captions.push_back(std::move(c));
+      captions.push_back(to_caption(decoded, static_cast<int64_t>(i), m.tokenizer));
+      captions.back().inference_ms = elapsed_ms;
     }
     return captions;
   } catch (const Error&) {
