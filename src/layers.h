@@ -98,15 +98,6 @@ at::Tensor sdpa_attention(const at::Tensor& q,
                           const at::Tensor& mask,
                           double scaling);
 
-// The name the sub-networks call: the same as attention() (dispatching).
-inline at::Tensor eager_attention(const at::Tensor& q,
-                                  const at::Tensor& k,
-                                  const at::Tensor& v,
-                                  const at::Tensor& mask,
-                                  double scaling,
-                                  bool softmax_in_float32) {
-  return attention(q, k, v, mask, scaling, softmax_in_float32);
-}
 
 // [B, T, H·hd] -> [B, H, T, hd]
 at::Tensor split_heads(const at::Tensor& x, int64_t num_heads);

@@ -46,7 +46,7 @@ at::Tensor OptAttentionImpl::forward(const at::Tensor& x, KvCache& cache, int64_
   at::Tensor k = cache.keys[layer].narrow(2, 0, past + t);  // [B, H, past + T, hd]
   at::Tensor v = cache.values[layer].narrow(2, 0, past + t);
   at::Tensor mask = t > 1 ? causal_mask(past, t, q.options()) : at::Tensor();
-  return out_proj->forward(eager_attention(q, k, v, mask, 1.0, /*softmax_in_float32=*/true));
+  return out_proj->forward(attention(q, k, v, mask, 1.0, /*softmax_in_float32=*/true));
 }
 
 OptDecoderLayerImpl::OptDecoderLayerImpl(const OptConfig& c, const at::TensorOptions& options) : pre_norm(c.do_layer_norm_before), gelu_activation(c.activation_function == "gelu") {

@@ -23,7 +23,7 @@ at::Tensor QFormerMultiHeadAttentionImpl::forward(const at::Tensor& x, const at:
   at::Tensor k = split_heads(key->forward(context), num_heads);
   at::Tensor v = split_heads(value->forward(context), num_heads);
   // the all-ones attention masks of BLIP-2 add exact zeros: omitted
-  return eager_attention(q, k, v, at::Tensor(), scaling, /*softmax_in_float32=*/false);
+  return attention(q, k, v, at::Tensor(), scaling, /*softmax_in_float32=*/false);
 }
 
 QFormerOutputImpl::QFormerOutputImpl(const QFormerConfig& c, int64_t in_features,

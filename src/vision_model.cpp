@@ -48,7 +48,7 @@ at::Tensor VisionAttentionImpl::forward(const at::Tensor& x) {
   // [B, N, 3D] -> [3, B, H, N, hd]
   at::Tensor mixed = qkv->forward(x).reshape({b, n, 3, num_heads, d / num_heads});
   mixed = mixed.permute({2, 0, 3, 1, 4});
-  at::Tensor context = eager_attention(mixed[0], mixed[1], mixed[2], at::Tensor(), scale,
+  at::Tensor context = attention(mixed[0], mixed[1], mixed[2], at::Tensor(), scale,
                                        /*softmax_in_float32=*/false);
   return projection->forward(context);
 }
