@@ -8,7 +8,8 @@
 //                 [--batch N] [--repeat N] [--json] IMAGE...
 //
 // The decoding options are transformers' generate arguments of the same
-// names (docs/generation.md). Images are binary PPM (P6). With --json one
+// names (docs/generation.md). Images are binary PPM (P6), or PNG/JPEG when
+// built with GStreamer. With --json one
 // JSON object per image and line:
 //   {"image": PATH, "caption": TEXT, "token_ids": [...], "score": S}
 // plus "alternatives": [{"caption", "token_ids", "score"}, ...] with
@@ -32,7 +33,7 @@
 #include <vector>
 
 #include "blip2.h"
-#include "ppm.h"
+#include "image_file.h"
 
 namespace {
 
@@ -224,7 +225,7 @@ int run(const Arguments& args) {
     for (size_t first = 0; first < args.images.size(); first += args.batch) {
       const size_t last = std::min(args.images.size(), first + args.batch);
       std::vector<blip2::RgbImage> images;
-      for (size_t i = first; i < last; ++i) images.push_back(blip2::read_ppm(args.images[i]));
+      for (size_t i = first; i < last; ++i) images.push_back(blip2::read_image_file(args.images[i]));
       std::vector<blip2::ImageView> views;
       for (const auto& image : images) views.push_back(image.view());
       const auto start = std::chrono::steady_clock::now();

@@ -3,7 +3,7 @@
 Each check is one test case; the results are written as a GoogleTest-style
 JSON report (read by tests/summarize.py) and the exit status is non-zero when
 any check failed.
-  test_cli.py CLI FIXTURES REPORT
+  test_cli.py CLI FIXTURES REPORT with-gstreamer|without-gstreamer
 """
 import json
 import os
@@ -12,7 +12,7 @@ import sys
 import tempfile
 import traceback
 
-CLI, FIXTURES, REPORT = sys.argv[1:4]
+CLI, FIXTURES, REPORT, GSTREAMER = sys.argv[1:5]
 CHECKS = []
 
 
@@ -88,6 +88,31 @@ def plain_output_is_path_colon_caption():
     out = run("--model", model_dir("tiny"), "--max-new-tokens", "4", image("pixel-1x1.ppm"))
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(image("pixel-1x1.ppm") + ": "), out.stdout
+
+
+@check
+def png_and_jpeg_are_read_when_built_with_gstreamer():
+    from PIL import Image
+    ppm = image("gradient-64x48.ppm")
+    with tempfile.TemporaryDirectory() as tmp:
+        png = os.path.join(tmp, "gradient.png")
+        jpeg = os.path.join(tmp, "gradient.jpg")
+        Image.open(ppm).save(png)
+        Image.open(ppm).save(jpeg, quality=95)
+        args = ["--model", model_dir("tiny"), "--json", "--max-new-tokens", "6"]
+        from_ppm = run(*args, ppm)
+        assert from_ppm.returncode == 0, from_ppm.stderr
+        from_png = run(*args, png)
+        if GSTREAMER == "with-gstreamer":
+            assert from_png.returncode == 0, from_png.stderr
+            # PNG is lossless: the very same pixels, so the very same caption
+            assert json_lines(from_png.stdout)[0]["token_ids"] == \
+                json_lines(from_ppm.stdout)[0]["token_ids"]
+            from_jpeg = run(*args, jpeg)
+            assert from_jpeg.returncode == 0, from_jpeg.stderr
+            assert len(json_lines(from_jpeg.stdout)) == 1
+        else:
+            expect_one_line_error(from_png, 1, "PPM only")
 
 
 def expect_one_line_error(out, status, needle):
