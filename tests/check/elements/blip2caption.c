@@ -8,6 +8,8 @@
  */
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
+
+#include "check_common.h"
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <string.h>
@@ -1088,21 +1090,6 @@ run_to_eos (GstElement *pipeline)
     fail ("error: %s (%s)", err->message, debug);
   }
   return msg;
-}
-
-static GstElement *
-parse_pipeline (const gchar *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  gchar *desc = g_strdup_vprintf (format, args);
-  va_end (args);
-  GError *err = NULL;
-  GstElement *pipeline = gst_parse_launch (desc, &err);
-  fail_unless (pipeline != NULL && err == NULL, "cannot parse %s: %s", desc,
-               err ? err->message : "");
-  g_free (desc);
-  return pipeline;
 }
 
 static void

@@ -10,6 +10,8 @@
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/check/gstcheck.h>
+
+#include "check_common.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -21,21 +23,6 @@ tiny_model (void)
   gchar *path = g_build_filename (root, "models", "tiny", NULL);
   fail_unless (g_file_test (path, G_FILE_TEST_IS_DIR), "%s is missing", path);
   return path;
-}
-
-static GstElement *
-parse_pipeline (const gchar *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  gchar *desc = g_strdup_vprintf (format, args);
-  va_end (args);
-  GError *err = NULL;
-  GstElement *pipeline = gst_parse_launch (desc, &err);
-  fail_unless (pipeline != NULL && err == NULL, "cannot parse %s: %s", desc,
-               err ? err->message : "");
-  g_free (desc);
-  return pipeline;
 }
 
 /* Runs to EOS (60 s at most, no error) and returns the non-empty captions
