@@ -29,6 +29,17 @@ gst_blip2_post_error (GstElement *element,
   } catch (...) {
     what = "unknown error";
   }
+  gst_blip2_post_failure (element, code, what.c_str (), phase, subject);
+}
+
+void
+gst_blip2_post_failure (GstElement *element,
+                        blip2::ErrorCode code,
+                        const gchar *message,
+                        GstBlip2Phase phase,
+                        const gchar *subject) noexcept
+{
+  std::string what = message ? message : "";
   const gchar *name = subject ? subject : "";
   const gchar *code_name = blip2::error_code_name (code);
 

@@ -10,6 +10,8 @@
 
 #include <exception>
 
+#include "error.h"
+
 // What the element was doing when the error happened; picks the error domain.
 enum class GstBlip2Phase {
   kLoading,    // start(): loading the model (fails the state change)
@@ -23,6 +25,13 @@ void gst_blip2_post_error (GstElement* element,
                            std::exception_ptr error,
                            GstBlip2Phase phase,
                            const gchar* subject) noexcept;
+
+// The same for an error known as a value (code and message).
+void gst_blip2_post_failure (GstElement* element,
+                             blip2::ErrorCode code,
+                             const gchar* message,
+                             GstBlip2Phase phase,
+                             const gchar* subject) noexcept;
 
 // Sends the library's log messages to the "blip2" debug category (once per process).
 void gst_blip2_install_log_bridge (void);

@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Copyright (C) 2026 The blip2caption authors
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "settings.h"
+
+#include <algorithm>
+#include <iterator>
+
+namespace {
+
+const blip2::GenerationOptions kLibraryDefaults{};
+constexpr guint kMaxNewTokensLimit = 1024;
+constexpr guint kMaxLatencyMs = 600000;
+
+GType
+register_enum (gsize *type, const char *name, const GEnumValue *values)
+{
+  if (g_once_init_enter (type)) {
+    GType t = g_enum_register_static (name, values);
+    g_once_init_leave (type, t);
+  }
+  return *type;
+}
+
+}  // namespace
+
+GType
+gst_blip2_caption_mode_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {GST_BLIP2_CAPTION_MODE_AUTO, "Live when upstream is live, else offline", "auto"},
+      {GST_BLIP2_CAPTION_MODE_OFFLINE, "Caption every sampled frame; the video waits", "offline"},
+      {GST_BLIP2_CAPTION_MODE_LIVE,
+       "Caption on a worker thread; the video never waits, newer frames replace waiting ones",
+       "live"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum (&type, "GstBlip2CaptionMode", values);
+}
+
+GType
+gst_blip2_caption_dtype_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {GST_BLIP2_CAPTION_DTYPE_AUTO, "float16 on CUDA, float32 on the CPU", "auto"},
+      {GST_BLIP2_CAPTION_DTYPE_FLOAT32, "32-bit floating point", "float32"},
+      {GST_BLIP2_CAPTION_DTYPE_FLOAT16, "16-bit floating point", "float16"},
+      {GST_BLIP2_CAPTION_DTYPE_BFLOAT16, "bfloat16", "bfloat16"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum (&type, "GstBlip2CaptionDtype", values);
+}
+
+GType
+gst_blip2_caption_early_stopping_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {GST_BLIP2_CAPTION_EARLY_STOPPING_FALSE,
+       "Stop when the best finished captions cannot be beaten (heuristic)", "false"},
+      {GST_BLIP2_CAPTION_EARLY_STOPPING_TRUE, "Stop as soon as num-beams captions are finished",
+       "true"},
+      {GST_BLIP2_CAPTION_EARLY_STOPPING_NEVER,
+       "Stop only when no beam can beat the finished captions", "never"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum (&type, "GstBlip2CaptionEarlyStopping", values);
+}
+
+namespace blip2gst {
+
+namespace {
+
+blip2::EarlyStopping
+to_library (GstBlip2CaptionEarlyStopping value)
+{
+  switch (value) {
+    case GST_BLIP2_CAPTION_EARLY_STOPPING_TRUE:
+      return blip2::EarlyStopping::kTrue;
+    case GST_BLIP2_CAPTION_EARLY_STOPPING_NEVER:
+      return blip2::EarlyStopping::kNever;
+    default:
+      return blip2::EarlyStopping::kFalse;
+  }
+}
+
+GstBlip2CaptionEarlyStopping
+from_library (blip2::EarlyStopping value)
+{
+  switch (value) {
+    case blip2::EarlyStopping::kTrue:
+      return GST_BLIP2_CAPTION_EARLY_STOPPING_TRUE;
+    case blip2::EarlyStopping::kNever:
+      return GST_BLIP2_CAPTION_EARLY_STOPPING_NEVER;
+    default:
+      return GST_BLIP2_CAPTION_EARLY_STOPPING_FALSE;
+  }
+}
+
+bool
+device_is_valid (const gchar *device)
+{
+  if (device == nullptr)
+    return false;
+  std::string d (device);
+  if (d == "auto" || d == "cpu" || d == "cuda")
+    return true;
+  if (d.rfind ("cuda:", 0) != 0 || d.size () == 5 || d.size () > 8)
+    return false;
+  return std::all_of (d.begin () + 5, d.end (), [] (char c) { return c >= '0' && c <= '9'; });
+}
+
+void
+set_device (Settings &s, const GValue *v)
+{
+  const gchar *device = g_value_get_string (v);
+  if (!device_is_valid (device)) {
+    g_warning ("blip2caption: invalid device '%s' (expected auto, cpu, cuda or cuda:N); keeping '%s'",
+               device ? device : "(null)", s.device.c_str ());
+    return;
+  }
+  s.device = device;
+}
+
+// transformers refuses top_p = 0 for sampling and the library for any
+// caption: refused here, before it can stop the pipeline.
+void
+set_top_p (Settings &s, const GValue *v)
+{
+  gdouble top_p = g_value_get_double (v);
+  if (!(top_p > 0.0)) {
+    g_warning ("blip2caption: top-p must be greater than 0 (1.0 = no filter); keeping %g",
+               s.generation.top_p);
+    return;
+  }
+  s.generation.top_p = top_p;
+}
+
+const auto kReadWrite = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+const auto kReady = (GParamFlags)(kReadWrite | GST_PARAM_MUTABLE_READY);
+const auto kPlaying = (GParamFlags)(kReadWrite | GST_PARAM_MUTABLE_PLAYING);
+
+// One settings property: its spec, how it is read and how it is written.
+struct Property
+{
+  guint id;
+  GParamSpec *(*spec) ();
+  void (*get) (const Settings &, GValue *);
+  void (*set) (Settings &, const GValue *);
+};
+
+const Property kProperties[] = {
+    /**
+     * GstBlip2Caption:model:
+     *
+     * A checkpoint folder in the Hugging Face layout (config.json,
+     * model*.safetensors, vocab.json, merges.txt), or a Hugging Face repo id
+     * looked up in the local cache the way transformers does offline
+     * ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). Nothing is
+     * downloaded. Loaded when going to PAUSED; shared by every element of the
+     * process with the same model, device and dtype.
+     *
+     * Since: 0.1
+     */
+    {PROP_MODEL,
+     [] {
+       return g_param_spec_string (
+           "model", "Model",
+           "Checkpoint folder, or a Hugging Face repo id found in the local Hugging Face cache "
+           "(HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub); nothing is downloaded",
+           kDefaultModel, kReady);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_string (v, s.model.c_str ()); },
+     [] (Settings &s, const GValue *v) {
+       const gchar *model = g_value_get_string (v);
+       s.model = model ? model : kDefaultModel;
+     }},
+    /**
+     * GstBlip2Caption:device:
+     *
+     * Where inference runs: auto (CUDA when available), cpu, cuda or cuda:N.
+     *
+     * Since: 0.1
+     */
+    {PROP_DEVICE,
+     [] {
+       return g_param_spec_string (
+           "device", "Device",
+           "Where inference runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N",
+           "auto", kReady);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_string (v, s.device.c_str ()); }, set_device},
+    /**
+     * GstBlip2Caption:dtype:
+     *
+     * Precision of the weights and activations.
+     *
+     * Since: 0.1
+     */
+    {PROP_DTYPE,
+     [] {
+       return g_param_spec_enum (
+           "dtype", "Data type",
+           "Precision of the weights and activations (auto: float16 on CUDA, float32 on CPU)",
+           GST_TYPE_BLIP2_CAPTION_DTYPE, GST_BLIP2_CAPTION_DTYPE_AUTO, kReady);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_enum (v, s.dtype); },
+     [] (Settings &s, const GValue *v) { s.dtype = (GstBlip2CaptionDtype)g_value_get_enum (v); }},
+    /**
+     * GstBlip2Caption:mode:
+     *
+     * Offline (video waits for each caption, meta on the sampled frame) or
+     * live (captions on a worker thread, video never waits). Auto picks live
+     * when upstream answers the LATENCY query as live.
+     *
+     * Since: 0.1
+     */
+    {PROP_MODE,
+     [] {
+       return g_param_spec_enum (
+           "mode", "Timing mode",
+           "offline: the video waits for every caption and the meta is on the sampled frame; "
+           "live: captions are made on a worker thread, the video never waits, a newer frame "
+           "replaces one still waiting and the meta goes on the next video buffer after the "
+           "caption is ready; auto: live when upstream is live",
+           GST_TYPE_BLIP2_CAPTION_MODE, GST_BLIP2_CAPTION_MODE_AUTO, kReady);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_enum (v, s.mode); },
+     [] (Settings &s, const GValue *v) { s.mode = (GstBlip2CaptionMode)g_value_get_enum (v); }},
+    /**
+     * GstBlip2Caption:interval:
+     *
+     * Stream time between sampled frames, in nanoseconds; 0 captions every
+     * frame. Frames are sampled on a grid anchored at the first frame, and each
+     * caption lasts until the next grid point (or the end of the stream).
+     *
+     * Since: 0.1
+     */
+    {PROP_INTERVAL,
+     [] {
+       return g_param_spec_uint64 (
+           "interval", "Interval",
+           "Stream time between sampled frames in nanoseconds (0 = every frame); a caption lasts "
+           "until the next sampling point",
+           0, G_MAXUINT64, GST_SECOND, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint64 (v, s.interval); },
+     [] (Settings &s, const GValue *v) { s.interval = g_value_get_uint64 (v); }},
+    /**
+     * GstBlip2Caption:prompt:
+     *
+     * Text the caption continues. NULL (the default) uses the checkpoint's
+     * captioning prompt ("a photo of" for the -coco checkpoints, none for the
+     * others); "" means no prompt.
+     *
+     * Since: 0.1
+     */
+    {PROP_PROMPT,
+     [] {
+       return g_param_spec_string (
+           "prompt", "Prompt",
+           "Text the caption continues; unset = the checkpoint's captioning prompt (\"a photo "
+           "of\" for -coco checkpoints), empty = no prompt",
+           nullptr, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) {
+       g_value_set_string (v, s.prompt ? s.prompt->c_str () : nullptr);
+     },
+     [] (Settings &s, const GValue *v) {
+       const gchar *prompt = g_value_get_string (v);
+       if (prompt)
+         s.prompt = prompt;
+       else
+         s.prompt.reset ();
+     }},
+    /**
+     * GstBlip2Caption:max-new-tokens:
+     *
+     * Most tokens generated per caption (the end-of-text token included).
+     *
+     * Since: 0.1
+     */
+    {PROP_MAX_NEW_TOKENS,
+     [] {
+       return g_param_spec_uint ("max-new-tokens", "Max new tokens",
+                                 "Most tokens generated per caption, end-of-text included", 1,
+                                 kMaxNewTokensLimit, kLibraryDefaults.max_new_tokens, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.max_new_tokens); },
+     [] (Settings &s, const GValue *v) {
+       s.generation.max_new_tokens = (int32_t)g_value_get_uint (v);
+     }},
+    /**
+     * GstBlip2Caption:min-new-tokens:
+     *
+     * End-of-text is not allowed before this many new tokens.
+     *
+     * Since: 0.1
+     */
+    {PROP_MIN_NEW_TOKENS,
+     [] {
+       return g_param_spec_uint ("min-new-tokens", "Min new tokens",
+                                 "End-of-text is not allowed before this many new tokens", 0,
+                                 kMaxNewTokensLimit, kLibraryDefaults.min_new_tokens, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.min_new_tokens); },
+     [] (Settings &s, const GValue *v) {
+       s.generation.min_new_tokens = (int32_t)g_value_get_uint (v);
+     }},
+    /**
+     * GstBlip2Caption:latency:
+     *
+     * Milliseconds added to the LATENCY query when upstream is live: the time
+     * one caption may take so that the text stream still arrives in time. The
+     * element warns when an inference takes longer; the text stream stops
+     * waiting for a caption after this long.
+     *
+     * Since: 0.1
+     */
+    {PROP_LATENCY,
+     [] {
+       return g_param_spec_uint (
+           "latency", "Latency",
+           "Milliseconds added to the pipeline latency when upstream is live: how long one "
+           "caption may take (the element warns when inference takes longer)",
+           0, kMaxLatencyMs, 1000, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.latency_ms); },
+     [] (Settings &s, const GValue *v) { s.latency_ms = g_value_get_uint (v); }},
+    /**
+     * GstBlip2Caption:num-beams:
+     *
+     * Beam search width; 1 is greedy decoding (or sampling with do-sample).
+     *
+     * Since: 0.1
+     */
+    {PROP_NUM_BEAMS,
+     [] {
+       return g_param_spec_uint ("num-beams", "Beams",
+                                 "Beam search width (1 = greedy, or sampling when do-sample is set)",
+                                 1, 64, kLibraryDefaults.num_beams, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.num_beams); },
+     [] (Settings &s, const GValue *v) { s.generation.num_beams = (int32_t)g_value_get_uint (v); }},
+    /**
+     * GstBlip2Caption:length-penalty:
+     *
+     * Beam search: a finished caption scores sum(log p) / length^length-penalty.
+     *
+     * Since: 0.1
+     */
+    {PROP_LENGTH_PENALTY,
+     [] {
+       return g_param_spec_double (
+           "length-penalty", "Length penalty",
+           "Beam search: captions score sum(log p) / length^length-penalty (> 0 favours longer "
+           "ones)",
+           -100.0, 100.0, kLibraryDefaults.length_penalty, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_double (v, s.generation.length_penalty); },
+     [] (Settings &s, const GValue *v) { s.generation.length_penalty = g_value_get_double (v); }},
+    /**
+     * GstBlip2Caption:early-stopping:
+     *
+     * Beam search stopping rule (transformers' early_stopping).
+     *
+     * Since: 0.1
+     */
+    {PROP_EARLY_STOPPING,
+     [] {
+       return g_param_spec_enum ("early-stopping", "Early stopping",
+                                 "Beam search stopping rule, as transformers' early_stopping",
+                                 GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING,
+                                 from_library (kLibraryDefaults.early_stopping), kPlaying);
+     },
+     [] (const Settings &s, GValue *v) {
+       g_value_set_enum (v, from_library (s.generation.early_stopping));
+     },
+     [] (Settings &s, const GValue *v) {
+       s.generation.early_stopping = to_library ((GstBlip2CaptionEarlyStopping)g_value_get_enum (v));
+     }},
+    /**
+     * GstBlip2Caption:repetition-penalty:
+     *
+     * Divides the logits of tokens already in the caption (1.0 = off).
+     *
+     * Since: 0.1
+     */
+    {PROP_REPETITION_PENALTY,
+     [] {
+       return g_param_spec_double ("repetition-penalty", "Repetition penalty",
+                                   "Penalty on tokens already generated (1.0 = none)", 0.01, 100.0,
+                                   kLibraryDefaults.repetition_penalty, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) {
+       g_value_set_double (v, s.generation.repetition_penalty);
+     },
+     [] (Settings &s, const GValue *v) {
+       s.generation.repetition_penalty = g_value_get_double (v);
+     }},
+    /**
+     * GstBlip2Caption:no-repeat-ngram-size:
+     *
+     * No n-gram of this size appears twice in a caption (0 = off).
+     *
+     * Since: 0.1
+     */
+    {PROP_NO_REPEAT_NGRAM_SIZE,
+     [] {
+       return g_param_spec_uint ("no-repeat-ngram-size", "No-repeat n-gram size",
+                                 "No n-gram of this size appears twice in a caption (0 = off)", 0,
+                                 64, kLibraryDefaults.no_repeat_ngram_size, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) {
+       g_value_set_uint (v, s.generation.no_repeat_ngram_size);
+     },
+     [] (Settings &s, const GValue *v) {
+       s.generation.no_repeat_ngram_size = (int32_t)g_value_get_uint (v);
+     }},
+    /**
+     * GstBlip2Caption:do-sample:
+     *
+     * Sample tokens (temperature, top-k, top-p, seed) instead of taking the
+     * most likely one.
+     *
+     * Since: 0.1
+     */
+    {PROP_DO_SAMPLE,
+     [] {
+       return g_param_spec_boolean (
+           "do-sample", "Sample",
+           "Sample tokens (temperature, top-k, top-p, seed) instead of picking the most likely one",
+           kLibraryDefaults.do_sample, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_boolean (v, s.generation.do_sample); },
+     [] (Settings &s, const GValue *v) { s.generation.do_sample = g_value_get_boolean (v); }},
+    /**
+     * GstBlip2Caption:temperature:
+     *
+     * Sampling temperature.
+     *
+     * Since: 0.1
+     */
+    {PROP_TEMPERATURE,
+     [] {
+       return g_param_spec_double ("temperature", "Temperature",
+                                   "Sampling temperature (do-sample)", 0.01, 100.0,
+                                   kLibraryDefaults.temperature, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_double (v, s.generation.temperature); },
+     [] (Settings &s, const GValue *v) { s.generation.temperature = g_value_get_double (v); }},
+    /**
+     * GstBlip2Caption:top-k:
+     *
+     * Sampling: keep the k most likely tokens (0 = all).
+     *
+     * Since: 0.1
+     */
+    {PROP_TOP_K,
+     [] {
+       return g_param_spec_uint ("top-k", "Top k",
+                                 "Sampling: keep only the k most likely tokens (0 = no limit)", 0,
+                                 G_MAXINT, kLibraryDefaults.top_k, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.top_k); },
+     [] (Settings &s, const GValue *v) { s.generation.top_k = (int32_t)g_value_get_uint (v); }},
+    /**
+     * GstBlip2Caption:top-p:
+     *
+     * Sampling: keep the smallest set of tokens whose probability reaches p.
+     * 0 is refused (with a warning, keeping the old value).
+     *
+     * Since: 0.1
+     */
+    {PROP_TOP_P,
+     [] {
+       return g_param_spec_double (
+           "top-p", "Top p",
+           "Sampling: keep the most likely tokens whose probabilities add up to p (1.0 = all, "
+           "0 is refused)",
+           0.0, 1.0, kLibraryDefaults.top_p, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_double (v, s.generation.top_p); }, set_top_p},
+    /**
+     * GstBlip2Caption:seed:
+     *
+     * Sampling seed: the same seed on the same device gives the same caption.
+     *
+     * Since: 0.1
+     */
+    {PROP_SEED,
+     [] {
+       return g_param_spec_uint64 ("seed", "Seed",
+                                   "Sampling seed: the same seed on the same device gives the same "
+                                   "caption",
+                                   0, G_MAXUINT64, kLibraryDefaults.seed, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint64 (v, s.generation.seed); },
+     [] (Settings &s, const GValue *v) { s.generation.seed = g_value_get_uint64 (v); }},
+};
+
+const Property *
+find_property (guint prop_id)
+{
+  for (const Property &p : kProperties) {
+    if (p.id == prop_id)
+      return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+blip2::GenerationOptions
+generation_options (const Settings &settings, const blip2::ModelInfo &model)
+{
+  blip2::GenerationOptions options = settings.generation;
+  options.prompt = settings.prompt ? *settings.prompt : model.default_prompt;
+  options.num_return_sequences = 1;
+  return options;
+}
+
+const char *
+dtype_name (GstBlip2CaptionDtype dtype)
+{
+  switch (dtype) {
+    case GST_BLIP2_CAPTION_DTYPE_FLOAT32:
+      return "float32";
+    case GST_BLIP2_CAPTION_DTYPE_FLOAT16:
+      return "float16";
+    case GST_BLIP2_CAPTION_DTYPE_BFLOAT16:
+      return "bfloat16";
+    default:
+      return "auto";
+  }
+}
+
+void
+install_settings_properties (GObjectClass *klass, GParamSpec **specs)
+{
+  static_assert (std::size (kProperties) == PROP_SETTINGS_END - 1, "one row per property");
+  for (const Property &p : kProperties) {
+    specs[p.id] = p.spec ();
+    g_object_class_install_property (klass, p.id, specs[p.id]);
+  }
+}
+
+void
+set_setting (Settings &settings, guint prop_id, const GValue *value)
+{
+  if (const Property *p = find_property (prop_id))
+    p->set (settings, value);
+}
+
+void
+get_setting (const Settings &settings, guint prop_id, GValue *value)
+{
+  if (const Property *p = find_property (prop_id))
+    p->get (settings, value);
+}
+
+void
+mark_settings_types_as_plugin_api ()
+{
+  gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_MODE, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_DTYPE, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING, (GstPluginAPIFlags)0);
+}
+
+}  // namespace blip2gst

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Copyright (C) 2026 The blip2caption authors
+//
+// The element's settings: its enum types, the property values and their
+// GObject properties (one table: spec, getter, setter), and the one mapping
+// from settings to the library's GenerationOptions.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <optional>
+#include <string>
+
+#include "blip2.h"
+
+G_BEGIN_DECLS
+
+/**
+ * GstBlip2CaptionMode:
+ * @GST_BLIP2_CAPTION_MODE_AUTO: live when upstream is live, else offline
+ * @GST_BLIP2_CAPTION_MODE_OFFLINE: caption in the streaming thread; video waits
+ * @GST_BLIP2_CAPTION_MODE_LIVE: caption on a worker thread; video never waits
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  GST_BLIP2_CAPTION_MODE_AUTO,
+  GST_BLIP2_CAPTION_MODE_OFFLINE,
+  GST_BLIP2_CAPTION_MODE_LIVE,
+} GstBlip2CaptionMode;
+
+/**
+ * GstBlip2CaptionDtype:
+ * @GST_BLIP2_CAPTION_DTYPE_AUTO: float16 on CUDA, float32 on the CPU
+ * @GST_BLIP2_CAPTION_DTYPE_FLOAT32: 32-bit floats
+ * @GST_BLIP2_CAPTION_DTYPE_FLOAT16: 16-bit floats
+ * @GST_BLIP2_CAPTION_DTYPE_BFLOAT16: bfloat16
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  GST_BLIP2_CAPTION_DTYPE_AUTO,
+  GST_BLIP2_CAPTION_DTYPE_FLOAT32,
+  GST_BLIP2_CAPTION_DTYPE_FLOAT16,
+  GST_BLIP2_CAPTION_DTYPE_BFLOAT16,
+} GstBlip2CaptionDtype;
+
+/**
+ * GstBlip2CaptionEarlyStopping:
+ * @GST_BLIP2_CAPTION_EARLY_STOPPING_FALSE: stop when no beam can improve (heuristic)
+ * @GST_BLIP2_CAPTION_EARLY_STOPPING_TRUE: stop when num-beams captions are finished
+ * @GST_BLIP2_CAPTION_EARLY_STOPPING_NEVER: stop only when no beam can improve (exact)
+ *
+ * Beam search stopping rule, as transformers' `early_stopping`.
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  GST_BLIP2_CAPTION_EARLY_STOPPING_FALSE,
+  GST_BLIP2_CAPTION_EARLY_STOPPING_TRUE,
+  GST_BLIP2_CAPTION_EARLY_STOPPING_NEVER,
+} GstBlip2CaptionEarlyStopping;
+
+#define GST_TYPE_BLIP2_CAPTION_MODE (gst_blip2_caption_mode_get_type ())
+GType gst_blip2_caption_mode_get_type (void);
+#define GST_TYPE_BLIP2_CAPTION_DTYPE (gst_blip2_caption_dtype_get_type ())
+GType gst_blip2_caption_dtype_get_type (void);
+#define GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING (gst_blip2_caption_early_stopping_get_type ())
+GType gst_blip2_caption_early_stopping_get_type (void);
+
+G_END_DECLS
+
+namespace blip2gst {
+
+// Property ids of the settings; the element's read-only properties follow
+// PROP_SETTINGS_END.
+enum SettingsProperty : guint {
+  PROP_0,
+  PROP_MODEL,
+  PROP_DEVICE,
+  PROP_DTYPE,
+  PROP_MODE,
+  PROP_INTERVAL,
+  PROP_PROMPT,
+  PROP_MAX_NEW_TOKENS,
+  PROP_MIN_NEW_TOKENS,
+  PROP_LATENCY,
+  PROP_NUM_BEAMS,
+  PROP_LENGTH_PENALTY,
+  PROP_EARLY_STOPPING,
+  PROP_REPETITION_PENALTY,
+  PROP_NO_REPEAT_NGRAM_SIZE,
+  PROP_DO_SAMPLE,
+  PROP_TEMPERATURE,
+  PROP_TOP_K,
+  PROP_TOP_P,
+  PROP_SEED,
+  PROP_SETTINGS_END,
+};
+
+inline constexpr const char *kDefaultModel = "Salesforce/blip2-opt-2.7b-coco";
+
+// Property values; written by set_property, copied by the streaming thread.
+struct Settings
+{
+  std::string model = kDefaultModel;
+  std::string device = "auto";
+  GstBlip2CaptionDtype dtype = GST_BLIP2_CAPTION_DTYPE_AUTO;
+  GstBlip2CaptionMode mode = GST_BLIP2_CAPTION_MODE_AUTO;
+  guint64 interval = GST_SECOND;
+  guint latency_ms = 1000;
+  std::optional<std::string> prompt;  // unset: the checkpoint's default prompt
+  // Everything else generation needs, with the library's defaults; its
+  // prompt is ignored (see `prompt`).
+  blip2::GenerationOptions generation;
+};
+
+// The options one caption is generated with.
+blip2::GenerationOptions generation_options (const Settings &settings,
+                                             const blip2::ModelInfo &model);
+
+// The dtype name the library takes ("auto", "float32", ...).
+const char *dtype_name (GstBlip2CaptionDtype dtype);
+
+// Installs the settings properties (ids PROP_MODEL .. PROP_SEED) into
+// `specs` and on `klass`.
+void install_settings_properties (GObjectClass *klass, GParamSpec **specs);
+
+// set_property / get_property of a settings property. A value the element
+// cannot use is refused with a warning and the old value kept.
+void set_setting (Settings &settings, guint prop_id, const GValue *value);
+void get_setting (const Settings &settings, guint prop_id, GValue *value);
+
+// Marks the enum types as plugin API (documented with the element).
+void mark_settings_types_as_plugin_api ();
+
+}  // namespace blip2gst

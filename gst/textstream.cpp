@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Copyright (C) 2026 The blip2caption authors
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "textstream.h"
+
+GST_DEBUG_CATEGORY_EXTERN (gst_blip2_caption_debug);
+#define GST_CAT_DEFAULT gst_blip2_caption_debug
+
+#define TEXT_CAPS "text/x-raw, format=(string)utf8"
+
+namespace blip2gst {
+
+namespace {
+
+GstStaticPadTemplate text_src_template =
+    GST_STATIC_PAD_TEMPLATE ("text_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (TEXT_CAPS));
+
+}  // namespace
+
+Axis
+segment_axis (const GstSegment &segment)
+{
+  return Axis (segment.rate < 0.0);
+}
+
+ClockTime
+segment_origin (const GstSegment &segment)
+{
+  Axis axis = segment_axis (segment);
+  if (!axis.reverse ())
+    return segment.start;
+  return GST_CLOCK_TIME_IS_VALID (segment.stop) ? axis.to_axis (segment.stop) : kNone;
+}
+
+GstStaticPadTemplate *
+TextStream::pad_template ()
+{
+  return &text_src_template;
+}
+
+TextStream::TextStream (GstElement *element, QueryHandler latency, EventHandler seek)
+    : element_ (element), latency_ (std::move (latency)), seek_ (std::move (seek))
+{
+  gst_segment_init (&segment_, GST_FORMAT_TIME);
+  pad_ = gst_pad_new_from_static_template (&text_src_template, "text_src");
+  gst_pad_set_element_private (pad_, this);
+  gst_pad_set_activatemode_function (pad_, GST_DEBUG_FUNCPTR (activate_mode));
+  gst_pad_set_query_function (pad_, GST_DEBUG_FUNCPTR (on_query));
+  gst_pad_set_event_function (pad_, GST_DEBUG_FUNCPTR (on_event));
+  gst_pad_use_fixed_caps (pad_);
+  gst_element_add_pad (element, pad_);
+}
+
+TextStream::~TextStream ()
+{
+  for (GstMiniObject *item : queue_)
+    gst_mini_object_unref (item);
+}
+
+TextStream *
+TextStream::from_pad (GstPad *pad)
+{
+  return static_cast<TextStream *> (gst_pad_get_element_private (pad));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queueing (all with lock_ held)                                           */
+
+void
+TextStream::enqueue_locked (GstMiniObject *item)
+{
+  if (flushing_) {
+    gst_mini_object_unref (item);
+    return;
+  }
+  queue_.push_back (item);
+  wake_.notify_all ();
+}
+
+void
+TextStream::start_locked ()
+{
+  if (flushing_) {
+    started_ = false;  // queued after the flush (ensure_ready_locked)
+    return;
+  }
+  gchar *id = g_strdup_printf ("%s/blip2caption-text",
+                               stream_id_.empty () ? "blip2caption" : stream_id_.c_str ());
+  GstEvent *start = gst_event_new_stream_start (id);
+  g_free (id);
+  gst_event_set_stream_flags (start, GST_STREAM_FLAG_SPARSE);
+  if (have_group_)
+    gst_event_set_group_id (start, group_id_);
+  enqueue_locked (GST_MINI_OBJECT_CAST (start));
+  GstCaps *caps = gst_caps_from_string (TEXT_CAPS);
+  enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_caps (caps)));
+  gst_caps_unref (caps);
+  started_ = true;
+  eos_ = false;
+}
+
+// Makes sure stream-start, caps and segment precede any data.
+void
+TextStream::ensure_ready_locked ()
+{
+  if (!started_)
+    start_locked ();
+  if (!have_segment_) {
+    enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_segment (&segment_)));
+    have_segment_ = true;
+  }
+}
+
+void
+TextStream::gap_locked (Span axis_gap)
+{
+  ensure_ready_locked ();
+  Span gap = axis_.to_real (axis_gap);
+  enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_gap (gap.start, gap.end - gap.start)));
+}
+
+void
+TextStream::advance_locked ()
+{
+  if (eos_)
+    return;
+  if (std::optional<Span> gap = timeline_.advance (video_position_))
+    gap_locked (*gap);
+}
+
+// Drops what is queued or expected. Stream-start and caps still queued are
+// lost with the queue: they are queued again before the next data.
+void
+TextStream::reset_locked ()
+{
+  for (GstMiniObject *item : queue_) {
+    if (GST_IS_EVENT (item) && (GST_EVENT_TYPE (item) == GST_EVENT_STREAM_START ||
+                                GST_EVENT_TYPE (item) == GST_EVENT_CAPS))
+      started_ = false;
+    gst_mini_object_unref (item);
+  }
+  queue_.clear ();
+  timeline_.reset (segment_origin (segment_));
+  video_position_ = kNone;
+  have_segment_ = false;
+  eos_ = false;
+  wake_.notify_all ();
+}
+
+/* ------------------------------------------------------------------------ */
+/* What the element tells the stream                                        */
+
+void
+TextStream::stream_start (const gchar *upstream_id, bool have_group, guint group_id)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  stream_id_ = upstream_id ? upstream_id : "";
+  have_group_ = have_group;
+  group_id_ = group_id;
+  start_locked ();
+  have_segment_ = false;
+}
+
+void
+TextStream::segment (const GstSegment &segment)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  if (segment.format == GST_FORMAT_TIME) {
+    gst_segment_copy_into (&segment, &segment_);
+  } else {
+    GST_WARNING_OBJECT (element_, "video segment not in TIME: text uses a default one");
+    gst_segment_init (&segment_, GST_FORMAT_TIME);
+  }
+  axis_ = segment_axis (segment_);
+  timeline_.reset (segment_origin (segment_));
+  video_position_ = kNone;
+  have_segment_ = false;
+  ensure_ready_locked ();
+}
+
+void
+TextStream::eos ()
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  if (eos_)
+    return;
+  timeline_.expire_all ();  // failed or dropped: nothing will come
+  advance_locked ();
+  ensure_ready_locked ();
+  enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_eos ()));
+  eos_ = true;
+}
+
+void
+TextStream::flush_start (GstEvent *event)
+{
+  gst_pad_push_event (pad_, gst_event_ref (event));
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    flushing_ = true;
+    reset_locked ();
+  }
+  gst_pad_pause_task (pad_);
+}
+
+void
+TextStream::flush_stop (GstEvent *event)
+{
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    reset_locked ();
+    flushing_ = false;
+  }
+  gst_pad_push_event (pad_, gst_event_ref (event));
+  if (GST_PAD_IS_ACTIVE (pad_))
+    start_task ();
+}
+
+void
+TextStream::reset ()
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  reset_locked ();
+}
+
+void
+TextStream::reach (ClockTime position)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  if (is_valid (position) && (!is_valid (video_position_) || position > video_position_))
+    video_position_ = position;
+  advance_locked ();
+}
+
+void
+TextStream::expect (uint64_t id, ClockTime start, Deadline deadline)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  timeline_.expect (id, start, deadline);
+  wake_.notify_all ();  // the task waits until the earliest deadline
+}
+
+void
+TextStream::forget (uint64_t id)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  if (timeline_.forget (id))
+    advance_locked ();
+}
+
+bool
+TextStream::cue (std::optional<uint64_t> id, const std::string &text, Span cue)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  if (id && !timeline_.forget (*id))
+    return false;  // flushed meanwhile
+  if (eos_)
+    return false;
+  ensure_ready_locked ();
+  TextTimeline::CuePlacement placed = timeline_.place (cue);
+  if (placed.late) {
+    GST_INFO_OBJECT (element_, "caption for %" GST_TIME_FORMAT " is late, sent at %" GST_TIME_FORMAT,
+                     GST_TIME_ARGS (axis_.to_real (cue.start)),
+                     GST_TIME_ARGS (axis_.to_real (placed.cue.start)));
+  }
+  if (placed.gap)
+    gap_locked (*placed.gap);
+  bool has_end = is_valid (placed.cue.end);
+  if (text.empty ()) {
+    if (has_end)
+      gap_locked (placed.cue);
+  } else if (is_valid (placed.cue.start)) {
+    Span real = axis_.to_real (placed.cue);
+    GstBuffer *buffer = gst_buffer_new_memdup (text.data (), text.size ());
+    GST_BUFFER_PTS (buffer) = real.start;
+    GST_BUFFER_DURATION (buffer) = has_end ? real.end - real.start : GST_CLOCK_TIME_NONE;
+    enqueue_locked (GST_MINI_OBJECT_CAST (buffer));
+  }
+  advance_locked ();
+  return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pad and its task                                                     */
+
+void
+TextStream::start_task ()
+{
+  gst_pad_start_task (pad_, loop, this, nullptr);
+}
+
+// Waits for an item (letting the stream move past a live caption that is
+// overdue); nullptr when flushing.
+GstMiniObject *
+TextStream::wait_for_item ()
+{
+  std::unique_lock<std::mutex> lk (lock_);
+  while (!flushing_ && queue_.empty ()) {
+    std::optional<Deadline> deadline = timeline_.next_deadline ();
+    if (!deadline) {
+      wake_.wait (lk);
+    } else if (wake_.wait_until (lk, *deadline) == std::cv_status::timeout) {
+      if (timeline_.expire (std::chrono::steady_clock::now ())) {
+        GST_INFO_OBJECT (element_, "a live caption is overdue: the text stream moves on");
+        advance_locked ();
+      }
+    }
+  }
+  if (flushing_)
+    return nullptr;
+  GstMiniObject *item = queue_.front ();
+  queue_.pop_front ();
+  return item;
+}
+
+void
+TextStream::push (GstMiniObject *item)
+{
+  if (GST_IS_BUFFER (item)) {
+    GstFlowReturn ret = gst_pad_push (pad_, GST_BUFFER_CAST (item));
+    if (ret != GST_FLOW_OK && ret != GST_FLOW_NOT_LINKED && ret != GST_FLOW_FLUSHING &&
+        ret != GST_FLOW_EOS)
+      GST_WARNING_OBJECT (element_, "pushing a caption returned %s", gst_flow_get_name (ret));
+    return;
+  }
+  GstEvent *event = GST_EVENT_CAST (item);
+  GstEventType type = GST_EVENT_TYPE (event);
+  GST_LOG_OBJECT (element_, "text event %" GST_PTR_FORMAT, event);
+  if (gst_pad_push_event (pad_, event) ||
+      (type != GST_EVENT_STREAM_START && type != GST_EVENT_CAPS))
+    return;
+  // Refused while flushing: not stored on the pad, so queue it again.
+  GstEvent *stored = gst_pad_get_sticky_event (pad_, type, 0);
+  if (stored != nullptr) {
+    gst_event_unref (stored);
+    return;
+  }
+  std::lock_guard<std::mutex> lk (lock_);
+  started_ = false;
+}
+
+void
+TextStream::run_once ()
+{
+  GstMiniObject *item = wait_for_item ();
+  if (item == nullptr)
+    gst_pad_pause_task (pad_);
+  else
+    push (item);
+}
+
+void
+TextStream::loop (gpointer user_data)
+{
+  static_cast<TextStream *> (user_data)->run_once ();
+}
+
+bool
+TextStream::activate (bool active)
+{
+  if (active) {
+    {
+      std::lock_guard<std::mutex> lk (lock_);
+      flushing_ = false;
+    }
+    start_task ();
+    return true;
+  }
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    flushing_ = true;
+    reset_locked ();
+    started_ = false;
+  }
+  return gst_pad_stop_task (pad_);
+}
+
+gboolean
+TextStream::activate_mode (GstPad *pad,
+                           GstObject *parent G_GNUC_UNUSED,
+                           GstPadMode mode,
+                           gboolean active)
+{
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  return from_pad (pad)->activate (active);
+}
+
+gboolean
+TextStream::on_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:
+      return from_pad (pad)->latency_ (query);
+    case GST_QUERY_CAPS: {
+      GstCaps *filter;
+      gst_query_parse_caps (query, &filter);
+      GstCaps *caps = gst_pad_get_pad_template_caps (pad);
+      if (filter) {
+        GstCaps *tmp = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = tmp;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+gboolean
+TextStream::on_event (GstPad *pad, GstObject *parent G_GNUC_UNUSED, GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK)
+    return from_pad (pad)->seek_ (event);  // a seek from the subtitle side seeks the video
+  // QoS, reconfigure, navigation: meaningless for captions.
+  gst_event_unref (event);
+  return TRUE;
+}
+
+}  // namespace blip2gst
