@@ -62,11 +62,7 @@ std::vector<Cue> CueTrack::add(std::string_view caption,
     // Closed by this caption, but shown at least its minimum time.
     uint64_t close = start;
     if (known(end_) && (!known(close) || end_ < close)) close = end_;
-    uint64_t shortest = saturating_add(
-        start_, min_display_time(caption_, settings.min_duration,
-                                 settings.reading_rate));
-    if (known(close) && known(shortest) && close < shortest) close = shortest;
-    emit_open(close, settings, &out);
+    emit_open(shown_until(close, settings), settings, &out);
     open_ = false;
   }
   if (empty) return out;
@@ -76,6 +72,21 @@ std::vector<Cue> CueTrack::add(std::string_view caption,
   caption_ = std::string(caption);
   start_ = from_ = start;
   end_ = end;
+  return out;
+}
+
+uint64_t CueTrack::shown_until(uint64_t at, const CueSettings& settings) const {
+  uint64_t shortest = saturating_add(
+      start_, min_display_time(caption_, settings.min_duration, settings.reading_rate));
+  if (known(at) && known(shortest) && at < shortest) return shortest;
+  return at;
+}
+
+std::vector<Cue> CueTrack::close(const CueSettings& settings) {
+  std::vector<Cue> out;
+  if (!open_ || !known(end_)) return out;
+  emit_open(shown_until(end_, settings), settings, &out);
+  open_ = false;
   return out;
 }
 

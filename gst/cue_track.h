@@ -52,6 +52,11 @@ class CueTrack {
   // continuation with the same text.
   std::vector<Cue> commit_until(uint64_t position, const CueSettings& settings);
 
+  // Emits the open cue now when its end is known, kept at least its
+  // minimum display time (a cue nothing can extend: merging is off and the
+  // end is final). Returns nothing when the end is unknown.
+  std::vector<Cue> close(const CueSettings& settings);
+
   // End of stream (or of the segment) at `position` (kNoTime: unknown):
   // emits the open cue, ending at its own end or at `position`.
   std::vector<Cue> finish(uint64_t position, const CueSettings& settings);
@@ -69,6 +74,8 @@ class CueTrack {
   // Emits [from_, to) of the open cue (pages spread over it).
   void emit_open(uint64_t to, const CueSettings& settings, std::vector<Cue>* out);
   std::vector<std::string> texts(const CueSettings& settings) const;
+  // The open cue's end once closed at `at`, kept on screen its minimum time.
+  uint64_t shown_until(uint64_t at, const CueSettings& settings) const;
 
   bool open_ = false;
   std::string caption_;          // raw text of the open cue

@@ -167,6 +167,24 @@ TEST(CueTrack, StyledCuesArePagesSharingTheTime) {
   EXPECT_EQ(t.cues[1].end, 3 * kSec);
 }
 
+TEST(CueTrack, CloseEmitsAtOnceWithTheMinimumDuration) {
+  Track t;
+  t.settings.merge_repeats = false;
+  t.settings.min_duration = 1 * kSec;
+  t.add("a dog", 0, 250000000);
+  for (auto& c : t.track.close(t.settings)) t.cues.push_back(c);
+  ASSERT_EQ(t.cues.size(), 1u);
+  expect_cue(t.cues[0], "a dog", 0, 1 * kSec);
+  EXPECT_FALSE(t.track.has_open());
+  t.add("a cat", 500000000, 2 * kSec);  // starts when the dog's second is over
+  for (auto& c : t.track.close(t.settings)) t.cues.push_back(c);
+  ASSERT_EQ(t.cues.size(), 2u);
+  expect_cue(t.cues[1], "a cat", 1 * kSec, 2 * kSec);
+  t.add("a bird", 3 * kSec, kNoTime);  // no known end: stays open
+  EXPECT_TRUE(t.track.close(t.settings).empty());
+  EXPECT_TRUE(t.track.has_open());
+}
+
 TEST(CueTrack, FinishWithoutAnyTimeKeepsTheCueOpenEnded) {
   Track t;
   t.add("a dog", 0, kNoTime);
