@@ -8,14 +8,15 @@
  *
  * blip2caption passes raw video through unchanged (the same buffers, with
  * their timestamps and flags) and captions one frame every #GstBlip2Caption:interval
- * of stream time with a BLIP-2 OPT checkpoint (Hugging Face layout, e.g.
- * `Salesforce/blip2-opt-2.7b-coco`). Each caption comes out three ways:
+ * of stream time, or whenever the picture changes, with a BLIP-2 OPT
+ * checkpoint (Hugging Face layout, e.g. `Salesforce/blip2-opt-2.7b-coco`).
+ * Each caption comes out three ways:
  *
- * * on the `text_src` pad, as a sparse `text/x-raw, format=utf8` stream: one
- *   buffer per caption with the captioned frame's PTS and a duration up to the
- *   next sampling point, GAP events while there is no caption, EOS after the
- *   last one. It feeds `textoverlay`, `srtenc`, `webvttenc` and `matroskamux`;
- *   it may stay unlinked.
+ * * on the `text_src` pad, as a sparse `text/x-raw, format=utf8` subtitle
+ *   stream: cues with the captioned frame's PTS lasting up to the next
+ *   caption, GAP events while there is no caption, EOS after the last one.
+ *   It feeds `textoverlay`, `srtenc`, `webvttenc` and `matroskamux`; it may
+ *   stay unlinked.
  * * as a `GstCustomMeta` named "Blip2CaptionMeta" on a video buffer; its
  *   structure has the fields `caption` (string), `frame-pts` (guint64, ns),
  *   `prompt` (string), `inference-time` (guint64, ns), `token-count` (guint)
@@ -25,6 +26,38 @@
  *   `buffer.get_custom_meta ("Blip2CaptionMeta").get_structure ()`.
  * * as an element message named `blip2caption` on the bus, with the same
  *   fields plus `running-time` and `stream-time` of the captioned frame.
+ *
+ * ## Sampling
+ *
+ * With #GstBlip2Caption:sampling=clock (the default) the first frame at or
+ * after each point of a grid of #GstBlip2Caption:interval is captioned.
+ * With sampling=change a frame is captioned when the picture changes: the
+ * first frame, then a frame whose 16x16 luma thumbnail differs from the last
+ * captioned frame's by at least #GstBlip2Caption:change-threshold, never
+ * sooner than #GstBlip2Caption:min-interval and never later than
+ * #GstBlip2Caption:interval after the last caption. The test reads at most
+ * 65536 pixels of a frame, and none of a frame sooner than min-interval.
+ * Frames tested and found unchanged are counted in
+ * #GstBlip2Caption:frames-unchanged, apart from the frames skipped while the
+ * model was busy. The bus message's `trigger` field says why a frame was
+ * captioned: "clock", "first", "change" or "max-gap".
+ *
+ * ## Subtitle text
+ *
+ * The meta, the message and #GstBlip2Caption:last-caption carry the model's
+ * text. On `text_src` a caption equal to the previous one (ignoring case,
+ * spaces and punctuation) extends the previous cue instead of starting a new
+ * one (#GstBlip2Caption:merge-repeats; the message then has `repeat` set),
+ * and the text is written as subtitles are: a capitalised sentence with a
+ * full stop, wrapped to #GstBlip2Caption:max-lines lines of
+ * #GstBlip2Caption:max-line-length characters (a longer caption becomes
+ * several cues in a row), each cue on screen at least
+ * #GstBlip2Caption:min-cue-duration and long enough to read at
+ * #GstBlip2Caption:reading-rate. #GstBlip2Caption:raw-text sends the model's
+ * text as it is. To extend a cue, the stream holds the newest one until its
+ * end is known; if the video then waits downstream for the text (textoverlay,
+ * a muxer without enough queueing) for half a second, the stream stops
+ * holding cues for good and sends them in pieces as the video advances.
  *
  * ## Timing modes
  *
@@ -70,6 +103,14 @@
  * gst-launch-1.0 v4l2src ! videoconvert ! blip2caption name=c ! videoconvert ! \
  *     textoverlay name=o ! autovideosink  c.text_src ! o.text_sink
  * ]|
+ * Accessibility subtitles: a caption when the picture changes (at most one a
+ * second, at least one every 10 s), as WebVTT:
+ * |[
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! \
+ *     blip2caption name=c sampling=change min-interval=1000000000 \
+ *     interval=10000000000 reading-rate=15 ! fakesink \
+ *     c.text_src ! queue ! webvttenc ! filesink location=out.vtt
+ * ]|
  * Captions printed from the bus:
  * |[
  * gst-launch-1.0 -m videotestsrc num-buffers=90 ! blip2caption interval=1000000000 ! fakesink
@@ -97,6 +138,8 @@
 #include "gstblip2captionmeta.h"
 #include "hub_cache.h"
 #include "scheduler.h"
+#include "caption_style.h"
+#include "change_detector.h"
 #include "settings.h"
 #include "textstream.h"
 
@@ -115,6 +158,7 @@ enum {
   PROP_FRAMES_SAMPLED,
   PROP_CAPTIONS,
   PROP_FRAMES_SKIPPED,
+  PROP_FRAMES_UNCHANGED,
   PROP_MEAN_INFERENCE_TIME,
   PROP_MODEL_INFO,
   N_PROPERTIES
@@ -139,6 +183,7 @@ struct Stats
   guint64 sampled = 0;
   guint64 captions = 0;
   guint64 skipped = 0;
+  guint64 unchanged = 0;  // change sampling: tested, and not captioned for want of change
   gdouble inference_ms_total = 0.0;
   std::string last_caption;
   bool warned_slow = false;
@@ -266,12 +311,14 @@ scheduler_of (GstBlip2Caption *self)
 /* Publishing a caption                                                     */
 
 // Counts the caption; returns whether this is the first one slower than
-// the latency (live mode warns once).
+// the latency (live mode warns once). `repeat`: whether it equals the
+// previous caption (ignoring case, spaces and punctuation).
 static bool
-record_caption (GstBlip2Caption *self, const Finished &caption, guint latency_ms)
+record_caption (GstBlip2Caption *self, const Finished &caption, guint latency_ms, bool *repeat)
 {
   std::lock_guard<std::mutex> lk (self->priv->lock);
   Stats &stats = self->priv->stats;
+  *repeat = stats.captions > 0 && blip2caption::same_caption (stats.last_caption, caption.text);
   stats.captions++;
   stats.inference_ms_total += caption.inference_time / 1e6;
   stats.last_caption = caption.text;
@@ -284,13 +331,15 @@ record_caption (GstBlip2Caption *self, const Finished &caption, guint latency_ms
 
 // Bus message and property notification: called with no lock held.
 static void
-announce_caption (GstBlip2Caption *self, const Finished &caption)
+announce_caption (GstBlip2Caption *self, const Finished &caption, bool repeat)
 {
   GstStructure *s = gst_structure_new_empty ("blip2caption");
   GstBlip2CaptionInfo info = caption.info ();
   gst_blip2_caption_info_to_structure (&info, s);
   gst_structure_set (s, "running-time", G_TYPE_UINT64, (guint64)caption.frame.running_time,
-                     "stream-time", G_TYPE_UINT64, (guint64)caption.frame.stream_time, nullptr);
+                     "stream-time", G_TYPE_UINT64, (guint64)caption.frame.stream_time, "trigger",
+                     G_TYPE_STRING, caption.frame.trigger, "repeat", G_TYPE_BOOLEAN,
+                     (gboolean)repeat, nullptr);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_CAPTION]);
 }
@@ -321,10 +370,11 @@ on_live_outcome (GstBlip2Caption *self, Outcome &&outcome)
   }
   const Finished &caption = std::get<Finished> (outcome);
   guint latency_ms = copy_settings (self).latency_ms;
-  bool first_slow = record_caption (self, caption, latency_ms);
+  bool repeat = false;
+  bool first_slow = record_caption (self, caption, latency_ms, &repeat);
   if (caption.inference_time > latency_ms * GST_MSECOND)
     warn_slow (self, caption, latency_ms, first_slow);
-  announce_caption (self, caption);
+  announce_caption (self, caption, repeat);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -479,6 +529,34 @@ warn_untimestamped_once (GstBlip2Caption *self)
                         "else by arrival time; captions and the text stream use that time"));
 }
 
+static void image_view_of (const GstVideoFrame *frame, blip2::ImageView *view);
+
+// The change test's thumbnail of `buffer` (all zero if it cannot be mapped).
+static blip2caption::LumaThumbnail
+thumbnail_of (GstBlip2Caption *self, GstBuffer *buffer)
+{
+  GstVideoFrame frame;
+  if (!self->priv->have_vinfo ||
+      !gst_video_frame_map (&frame, &self->priv->vinfo, buffer, GST_MAP_READ))
+    return blip2caption::LumaThumbnail ();
+  blip2::ImageView view;
+  image_view_of (&frame, &view);
+  blip2caption::LumaThumbnail thumbnail = blip2caption::LumaThumbnail::of (view);
+  gst_video_frame_unmap (&frame);
+  return thumbnail;
+}
+
+static blip2gst::Sampling
+sampling_of (GstBlip2Caption *self, const Settings &settings, GstBuffer *buffer)
+{
+  blip2gst::Sampling sampling;
+  sampling.interval = settings.interval;
+  sampling.change = settings.sampling == GST_BLIP2_CAPTION_SAMPLING_CHANGE;
+  sampling.change_settings = blip2gst::change_settings (settings);
+  sampling.thumbnail = [self, buffer] { return thumbnail_of (self, buffer); };
+  return sampling;
+}
+
 // Decides what happens to `inbuf` and reuses it as the output unless a meta
 // must be added (then the base class makes it writable, copying if needed).
 static GstFlowReturn
@@ -494,9 +572,18 @@ gst_blip2_caption_prepare_output_buffer (GstBaseTransform *trans,
   Settings settings = copy_settings (self);
   if (!scheduler->mode_resolved ())
     resolve_mode (self, *scheduler, settings.mode);
+  priv->text->video_busy (true);
+  // A cue is held when an equal caption may extend it, or when its end is
+  // the next caption (change sampling).
+  priv->text->configure (settings.cues, settings.cues.merge_repeats ||
+                                            settings.sampling == GST_BLIP2_CAPTION_SAMPLING_CHANGE);
 
-  priv->plan = scheduler->plan (frame_in (self, inbuf), settings.interval,
+  priv->plan = scheduler->plan (frame_in (self, inbuf), sampling_of (self, settings, inbuf),
                                 [self] { return upstream_duration (self); });
+  if (priv->plan.unchanged) {
+    std::lock_guard<std::mutex> lk (priv->lock);
+    priv->stats.unchanged++;
+  }
   if (priv->plan.frame.synthetic)
     warn_untimestamped_once (self);
   bool needs_meta = (priv->plan.sample && !scheduler->live ()) || !priv->plan.ready.empty ();
@@ -542,9 +629,10 @@ publish_offline (GstBlip2Caption *self, GstBuffer *buffer, const Outcome &outcom
   const Finished &caption = std::get<Finished> (outcome);
   GstBlip2CaptionInfo info = caption.info ();
   gst_blip2_caption_meta_add (buffer, &info);
-  record_caption (self, caption, G_MAXUINT);
+  bool repeat = false;
+  record_caption (self, caption, G_MAXUINT, &repeat);
   self->priv->text->cue (std::nullopt, caption.text, frame.cue);
-  announce_caption (self, caption);
+  announce_caption (self, caption, repeat);
   return GST_FLOW_OK;
 }
 
@@ -605,10 +693,10 @@ gst_blip2_caption_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
   auto self = GST_BLIP2_CAPTION (trans);
   auto priv = self->priv;
   std::shared_ptr<CaptionScheduler> scheduler = scheduler_of (self);
-  if (!scheduler)
-    return GST_FLOW_FLUSHING;
-  if (!priv->have_vinfo)
-    return GST_FLOW_NOT_NEGOTIATED;
+  if (!scheduler || !priv->have_vinfo) {
+    priv->text->video_busy (false);
+    return scheduler ? GST_FLOW_NOT_NEGOTIATED : GST_FLOW_FLUSHING;
+  }
 
   for (const Finished &ready : priv->plan.ready) {
     GstBlip2CaptionInfo info = ready.info ();
@@ -619,6 +707,7 @@ gst_blip2_caption_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
     ret = caption_sampled (self, *scheduler, buffer);
   priv->plan = blip2gst::FramePlan ();
   priv->text->reach (scheduler->video_position ());
+  priv->text->video_busy (false);  // the buffer goes downstream now
   return ret;
 }
 
@@ -806,6 +895,9 @@ get_stat (GstBlip2CaptionPrivate *priv, guint prop_id, GValue *value)
     case PROP_FRAMES_SKIPPED:
       g_value_set_uint64 (value, s.skipped);
       break;
+    case PROP_FRAMES_UNCHANGED:
+      g_value_set_uint64 (value, s.unchanged);
+      break;
     case PROP_MEAN_INFERENCE_TIME:
       g_value_set_double (value, s.captions ? s.inference_ms_total / s.captions : 0.0);
       break;
@@ -877,14 +969,15 @@ static const struct
     /**
      * GstBlip2Caption:frames-sampled:
      *
-     * Frames chosen by the interval since the element started.
+     * Frames chosen for a caption (by the interval, or by a picture change)
+     * since the element started.
      *
      * Since: 0.1
      */
     {PROP_FRAMES_SAMPLED,
      [] (GParamFlags flags) {
        return g_param_spec_uint64 ("frames-sampled", "Frames sampled",
-                                   "Frames chosen by the interval since the element started", 0,
+                                   "Frames chosen for a caption since the element started", 0,
                                    G_MAXUINT64, 0, flags);
      }},
     /**
@@ -913,6 +1006,23 @@ static const struct
            "frames-skipped", "Frames skipped",
            "Live mode: sampled frames replaced by a newer one while the model was busy", 0,
            G_MAXUINT64, 0, flags);
+     }},
+    /**
+     * GstBlip2Caption:frames-unchanged:
+     *
+     * Change sampling: frames tested (at least min-interval after the last
+     * caption) and not captioned because the picture had not changed; apart
+     * from frames-skipped.
+     *
+     * Since: 0.1
+     */
+    {PROP_FRAMES_UNCHANGED,
+     [] (GParamFlags flags) {
+       return g_param_spec_uint64 (
+           "frames-unchanged", "Frames unchanged",
+           "Change sampling: frames tested and not captioned because the picture had not "
+           "changed (apart from frames-skipped)",
+           0, G_MAXUINT64, 0, flags);
      }},
     /**
      * GstBlip2Caption:mean-inference-time:
@@ -967,7 +1077,7 @@ set_element_metadata (GstElementClass *element_class)
       "text/x-raw subtitle stream on text_src, a GstCustomMeta \"Blip2CaptionMeta\" on the "
       "video buffer (fields caption, frame-pts, prompt, inference-time, token-count, score; in "
       "live mode on the first buffer after the caption is ready) and an element message "
-      "\"blip2caption\" (same fields plus running-time and stream-time)",
+      "\"blip2caption\" (same fields plus running-time, stream-time, trigger and repeat)",
       "The blip2caption authors");
   gst_element_class_add_static_metadata (
       element_class, "meta",
@@ -985,6 +1095,9 @@ set_element_metadata (GstElementClass *element_class)
       "c.text_src ! o.text_sink\n"
       "                           (captions on the bus) gst-launch-1.0 -m videotestsrc "
       "num-buffers=60 ! blip2caption model=/path/to/checkpoint ! fakesink\n"
+      "                           (accessibility subtitles) ... ! blip2caption name=c "
+      "sampling=change min-interval=1000000000 interval=10000000000 ! fakesink c.text_src ! queue "
+      "! webvttenc ! filesink location=out.vtt\n"
       "                           (file to Matroska) ... ! blip2caption name=c ! queue ! "
       "x264enc ! h264parse ! matroskamux name=m ! filesink location=out.mkv "
       "c.text_src ! queue ! m.subtitle_0");

@@ -98,6 +98,7 @@ void
 CaptionScheduler::restart ()
 {
   sampler_->reset ();
+  change_sampler_.reset ();
   timeline_.reset (segment_axis (segment_), segment_origin (segment_));
 }
 
@@ -137,15 +138,43 @@ CaptionScheduler::sampled_frame (const FrameIn &in,
   return sampled;
 }
 
+namespace {
+
+const char *
+trigger_name (blip2caption::ChangeVerdict verdict)
+{
+  switch (verdict) {
+    case blip2caption::ChangeVerdict::kFirst:
+      return "first";
+    case blip2caption::ChangeVerdict::kMaxGap:
+      return "max-gap";
+    default:
+      return "change";
+  }
+}
+
+}  // namespace
+
 FramePlan
-CaptionScheduler::plan (const FrameIn &frame, ClockTime interval, const DurationQuery &duration)
+CaptionScheduler::plan (const FrameIn &frame, const Sampling &sampling, const DurationQuery &duration)
 {
   FramePlan plan;
   plan.frame = timeline_.place (frame);
-  SampleDecision decision = sampler_->decide (plan.frame.span, interval);
-  if (decision.sample) {
-    plan.sample = true;
-    plan.sampled = sampled_frame (frame, plan.frame, decision.until, stream_end (duration));
+  if (sampling.change) {
+    blip2caption::ChangeVerdict verdict =
+        change_sampler_.decide (plan.frame.span.start, sampling.change_settings, sampling.thumbnail);
+    plan.unchanged = verdict == blip2caption::ChangeVerdict::kUnchanged;
+    if (blip2caption::verdict_captions (verdict)) {
+      plan.sample = true;
+      plan.sampled = sampled_frame (frame, plan.frame, kNone, stream_end (duration));
+      plan.sampled.trigger = trigger_name (verdict);
+    }
+  } else {
+    SampleDecision decision = sampler_->decide (plan.frame.span, sampling.interval);
+    if (decision.sample) {
+      plan.sample = true;
+      plan.sampled = sampled_frame (frame, plan.frame, decision.until, stream_end (duration));
+    }
   }
   if (live_) {
     std::lock_guard<std::mutex> lk (lock_);

@@ -21,6 +21,7 @@
 
 #include "async_captioner.h"
 #include "blip2.h"
+#include "change_detector.h"
 #include "gstblip2captionmeta.h"
 #include "sampler.h"
 #include "textstream.h"
@@ -35,6 +36,9 @@ struct SampledFrame
   Span cue;                        // on the axis: how long its caption lasts
   ClockTime running_time = kNone;  // of the PTS
   ClockTime stream_time = kNone;
+  // Why it was sampled: "clock", or in change sampling "first", "change"
+  // or "max-gap".
+  const char *trigger = "clock";
 };
 
 // A finished caption, everything the outputs need.
@@ -59,11 +63,22 @@ struct Failure
 
 using Outcome = std::variant<Finished, Failure>;
 
+// How plan() picks frames: on the clock (every `interval`), or on picture
+// changes, where `thumbnail` reads the frame's thumbnail (only when tested).
+struct Sampling
+{
+  ClockTime interval = kNone;
+  bool change = false;
+  blip2caption::ChangeSettings change_settings;
+  std::function<blip2caption::LumaThumbnail ()> thumbnail;
+};
+
 // What happens to one video buffer.
 struct FramePlan
 {
   PlacedFrame frame;
   bool sample = false;
+  bool unchanged = false;       // change sampling: tested, and not captioned for want of change
   SampledFrame sampled;         // when `sample`
   std::vector<Finished> ready;  // live mode: captions whose meta goes on this buffer
 };
@@ -107,10 +122,9 @@ class CaptionScheduler
   void segment (const GstSegment &segment);
   void restart ();
   // Places the frame, decides whether it is sampled and until when its
-  // caption lasts (the next sampling point, not past the end of stream).
-  FramePlan plan (const FrameIn &frame,
-                  ClockTime interval,
-                  const DurationQuery &duration);
+  // caption lasts (clock: the next sampling point; change: the next caption,
+  // unknown yet; never past the end of stream).
+  FramePlan plan (const FrameIn &frame, const Sampling &sampling, const DurationQuery &duration);
   // A GAP event on the video.
   void reach (Span real_gap);
   // The end of the video seen, on the axis.
@@ -160,6 +174,7 @@ class CaptionScheduler
   GstSegment segment_;
   VideoTimeline timeline_;
   std::unique_ptr<SamplingPolicy> sampler_;
+  blip2caption::ChangeSampler change_sampler_;
   uint64_t next_request_id_ = 1;
 
   // Guards what follows. Taken before the text stream's lock, never held

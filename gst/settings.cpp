@@ -14,6 +14,7 @@ namespace {
 const blip2::GenerationOptions kLibraryDefaults{};
 constexpr guint kMaxNewTokensLimit = 1024;
 constexpr guint kMaxLatencyMs = 600000;
+const blip2caption::CueSettings kCueDefaults = blip2gst::Settings::default_cue_settings ();
 
 GType
 register_enum (gsize *type, const char *name, const GEnumValue *values)
@@ -40,6 +41,21 @@ gst_blip2_caption_mode_get_type (void)
       {0, nullptr, nullptr},
   };
   return register_enum (&type, "GstBlip2CaptionMode", values);
+}
+
+GType
+gst_blip2_caption_sampling_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {GST_BLIP2_CAPTION_SAMPLING_CLOCK, "One frame every interval", "clock"},
+      {GST_BLIP2_CAPTION_SAMPLING_CHANGE,
+       "A frame when the picture changes, no sooner than min-interval and no later than interval "
+       "after the last caption",
+       "change"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum (&type, "GstBlip2CaptionSampling", values);
 }
 
 GType
@@ -502,6 +518,185 @@ const Property kProperties[] = {
      },
      [] (const Settings &s, GValue *v) { g_value_set_uint64 (v, s.generation.seed); },
      [] (Settings &s, const GValue *v) { s.generation.seed = g_value_get_uint64 (v); }},
+    /**
+     * GstBlip2Caption:sampling:
+     *
+     * Which frames are captioned. clock: the first frame at or after each
+     * point of a grid of #GstBlip2Caption:interval. change: the first frame,
+     * then a frame whose picture differs from the last captioned one (a
+     * 16x16 luma thumbnail farther than #GstBlip2Caption:change-threshold),
+     * no sooner than #GstBlip2Caption:min-interval and no later than
+     * #GstBlip2Caption:interval after the last caption; a cue then lasts
+     * until the next caption. Frames tested and found unchanged are counted
+     * in #GstBlip2Caption:frames-unchanged.
+     *
+     * Since: 0.1
+     */
+    {PROP_SAMPLING,
+     [] {
+       return g_param_spec_enum (
+           "sampling", "Sampling",
+           "clock: one frame every interval; change: a frame when the picture changes, no "
+           "sooner than min-interval and no later than interval after the last caption",
+           GST_TYPE_BLIP2_CAPTION_SAMPLING, GST_BLIP2_CAPTION_SAMPLING_CLOCK, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_enum (v, s.sampling); },
+     [] (Settings &s, const GValue *v) {
+       s.sampling = (GstBlip2CaptionSampling)g_value_get_enum (v);
+     }},
+    /**
+     * GstBlip2Caption:min-interval:
+     *
+     * Change sampling: the shortest stream time between two captions, in
+     * nanoseconds. Frames sooner than this after a caption are not even
+     * looked at; a change among them is captioned when it is over.
+     *
+     * Since: 0.1
+     */
+    {PROP_MIN_INTERVAL,
+     [] {
+       return g_param_spec_uint64 (
+           "min-interval", "Min interval",
+           "Change sampling: the shortest stream time between two captions in nanoseconds "
+           "(interval is the longest)",
+           0, G_MAXUINT64, GST_SECOND, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint64 (v, s.min_interval); },
+     [] (Settings &s, const GValue *v) { s.min_interval = g_value_get_uint64 (v); }},
+    /**
+     * GstBlip2Caption:change-threshold:
+     *
+     * Change sampling: how far a frame's 16x16 luma thumbnail must be from
+     * the last captioned frame's to count as a change (0 = any frame, 1 =
+     * never). The distance is the mean absolute difference of the cells with
+     * the brightness levelled, plus half the brightness change, over 255.
+     * The default sits above the distances measured within still shots
+     * (sensor noise, exposure flicker, a moving ball) and below 94 % of those
+     * across cuts between test pictures.
+     *
+     * Since: 0.1
+     */
+    {PROP_CHANGE_THRESHOLD,
+     [] {
+       return g_param_spec_double (
+           "change-threshold", "Change threshold",
+           "Change sampling: thumbnail distance (0..1) from the last captioned frame that counts "
+           "as a change",
+           0.0, 1.0, blip2caption::ChangeSampler::kDefaultThreshold, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_double (v, s.change_threshold); },
+     [] (Settings &s, const GValue *v) { s.change_threshold = g_value_get_double (v); }},
+    /**
+     * GstBlip2Caption:merge-repeats:
+     *
+     * A caption equal to the previous one (ignoring case, spaces and
+     * punctuation) extends the previous cue on text_src instead of starting
+     * a new one. The meta and the bus message still report it (the message
+     * with `repeat` set).
+     *
+     * Since: 0.1
+     */
+    {PROP_MERGE_REPEATS,
+     [] {
+       return g_param_spec_boolean (
+           "merge-repeats", "Merge repeats",
+           "A caption equal to the previous one (ignoring case, spaces, punctuation) extends "
+           "its cue on text_src instead of starting a new one",
+           kCueDefaults.merge_repeats, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_boolean (v, s.cues.merge_repeats); },
+     [] (Settings &s, const GValue *v) { s.cues.merge_repeats = g_value_get_boolean (v); }},
+    /**
+     * GstBlip2Caption:raw-text:
+     *
+     * Sends the model's text on text_src as it is, instead of subtitle text
+     * (a capitalised sentence with a full stop, wrapped to
+     * #GstBlip2Caption:max-lines lines of #GstBlip2Caption:max-line-length
+     * characters). The meta, the messages and last-caption are always raw.
+     *
+     * Since: 0.1
+     */
+    {PROP_RAW_TEXT,
+     [] {
+       return g_param_spec_boolean (
+           "raw-text", "Raw text",
+           "The model's text on text_src as it is, instead of subtitle text (capitalised, full "
+           "stop, wrapped); the meta and messages are always raw",
+           kCueDefaults.raw, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_boolean (v, s.cues.raw); },
+     [] (Settings &s, const GValue *v) { s.cues.raw = g_value_get_boolean (v); }},
+    /**
+     * GstBlip2Caption:max-line-length:
+     *
+     * Subtitle text: the most characters on one line (42 is a common
+     * broadcast guideline).
+     *
+     * Since: 0.1
+     */
+    {PROP_MAX_LINE_LENGTH,
+     [] {
+       return g_param_spec_uint ("max-line-length", "Max line length",
+                                 "Subtitle text: the most characters (code points) on a line", 8,
+                                 1000, kCueDefaults.style.max_line_length, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.cues.style.max_line_length); },
+     [] (Settings &s, const GValue *v) {
+       s.cues.style.max_line_length = (int)g_value_get_uint (v);
+     }},
+    /**
+     * GstBlip2Caption:max-lines:
+     *
+     * Subtitle text: the most lines in one cue; a longer caption is shown as
+     * several cues one after another, sharing its time.
+     *
+     * Since: 0.1
+     */
+    {PROP_MAX_LINES,
+     [] {
+       return g_param_spec_uint ("max-lines", "Max lines",
+                                 "Subtitle text: the most lines in a cue; a longer caption becomes "
+                                 "several cues in a row",
+                                 1, 10, kCueDefaults.style.max_lines, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.cues.style.max_lines); },
+     [] (Settings &s, const GValue *v) { s.cues.style.max_lines = (int)g_value_get_uint (v); }},
+    /**
+     * GstBlip2Caption:min-cue-duration:
+     *
+     * The shortest time a cue stays on text_src, in nanoseconds: a caption
+     * that comes sooner starts when it is over, and one whose time is over
+     * by then is left out of the text stream (not out of the meta or the
+     * messages).
+     *
+     * Since: 0.1
+     */
+    {PROP_MIN_CUE_DURATION,
+     [] {
+       return g_param_spec_uint64 ("min-cue-duration", "Min cue duration",
+                                   "The shortest time a cue stays on text_src in nanoseconds (a "
+                                   "later caption waits for it)",
+                                   0, G_MAXUINT64, kCueDefaults.min_duration, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint64 (v, s.cues.min_duration); },
+     [] (Settings &s, const GValue *v) { s.cues.min_duration = g_value_get_uint64 (v); }},
+    /**
+     * GstBlip2Caption:reading-rate:
+     *
+     * Characters per second a reader needs: a cue stays long enough to read
+     * it at this rate (0 = no bound; 15 to 20 are common guidelines).
+     *
+     * Since: 0.1
+     */
+    {PROP_READING_RATE,
+     [] {
+       return g_param_spec_double ("reading-rate", "Reading rate",
+                                   "Characters per second: a cue stays long enough to be read at "
+                                   "this rate (0 = no bound)",
+                                   0.0, 1000.0, kCueDefaults.reading_rate, kPlaying);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_double (v, s.cues.reading_rate); },
+     [] (Settings &s, const GValue *v) { s.cues.reading_rate = g_value_get_double (v); }},
 };
 
 const Property *
@@ -523,6 +718,16 @@ generation_options (const Settings &settings, const blip2::ModelInfo &model)
   options.prompt = settings.prompt ? *settings.prompt : model.default_prompt;
   options.num_return_sequences = 1;
   return options;
+}
+
+blip2caption::ChangeSettings
+change_settings (const Settings &settings)
+{
+  blip2caption::ChangeSettings c;
+  c.min_interval = settings.min_interval;
+  c.max_interval = settings.interval;
+  c.threshold = settings.change_threshold;
+  return c;
 }
 
 const char *
@@ -568,6 +773,7 @@ void
 mark_settings_types_as_plugin_api ()
 {
   gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_MODE, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_SAMPLING, (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_DTYPE, (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING, (GstPluginAPIFlags)0);
 }

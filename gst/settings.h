@@ -12,6 +12,8 @@
 #include <string>
 
 #include "blip2.h"
+#include "change_detector.h"
+#include "cue_track.h"
 
 G_BEGIN_DECLS
 
@@ -61,6 +63,21 @@ typedef enum {
   GST_BLIP2_CAPTION_EARLY_STOPPING_NEVER,
 } GstBlip2CaptionEarlyStopping;
 
+/**
+ * GstBlip2CaptionSampling:
+ * @GST_BLIP2_CAPTION_SAMPLING_CLOCK: one frame every interval
+ * @GST_BLIP2_CAPTION_SAMPLING_CHANGE: a frame when the picture changes, between min-interval and
+ * interval after the last caption
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  GST_BLIP2_CAPTION_SAMPLING_CLOCK,
+  GST_BLIP2_CAPTION_SAMPLING_CHANGE,
+} GstBlip2CaptionSampling;
+
+#define GST_TYPE_BLIP2_CAPTION_SAMPLING (gst_blip2_caption_sampling_get_type ())
+GType gst_blip2_caption_sampling_get_type (void);
 #define GST_TYPE_BLIP2_CAPTION_MODE (gst_blip2_caption_mode_get_type ())
 GType gst_blip2_caption_mode_get_type (void);
 #define GST_TYPE_BLIP2_CAPTION_DTYPE (gst_blip2_caption_dtype_get_type ())
@@ -95,6 +112,15 @@ enum SettingsProperty : guint {
   PROP_TOP_K,
   PROP_TOP_P,
   PROP_SEED,
+  PROP_SAMPLING,
+  PROP_MIN_INTERVAL,
+  PROP_CHANGE_THRESHOLD,
+  PROP_MERGE_REPEATS,
+  PROP_RAW_TEXT,
+  PROP_MAX_LINE_LENGTH,
+  PROP_MAX_LINES,
+  PROP_MIN_CUE_DURATION,
+  PROP_READING_RATE,
   PROP_SETTINGS_END,
 };
 
@@ -113,7 +139,25 @@ struct Settings
   // Everything else generation needs, with the library's defaults; its
   // prompt is ignored (see `prompt`).
   blip2::GenerationOptions generation;
+  // Which frames are captioned: clock (every `interval`) or change (when the
+  // picture changes; `interval` is then the longest gap).
+  GstBlip2CaptionSampling sampling = GST_BLIP2_CAPTION_SAMPLING_CLOCK;
+  guint64 min_interval = GST_SECOND;  // change sampling: the shortest gap
+  gdouble change_threshold = blip2caption::ChangeSampler::kDefaultThreshold;
+  // How captions become cues on text_src (merging, style, display time).
+  blip2caption::CueSettings cues = default_cue_settings ();
+
+  static blip2caption::CueSettings
+  default_cue_settings ()
+  {
+    blip2caption::CueSettings c;
+    c.min_duration = GST_SECOND;
+    return c;
+  }
 };
+
+// The change sampler's settings for these settings.
+blip2caption::ChangeSettings change_settings (const Settings &settings);
 
 // The options one caption is generated with.
 blip2::GenerationOptions generation_options (const Settings &settings,
@@ -122,7 +166,7 @@ blip2::GenerationOptions generation_options (const Settings &settings,
 // The dtype name the library takes ("auto", "float32", ...).
 const char *dtype_name (GstBlip2CaptionDtype dtype);
 
-// Installs the settings properties (ids PROP_MODEL .. PROP_SEED) into
+// Installs the settings properties (ids PROP_MODEL .. PROP_READING_RATE) into
 // `specs` and on `klass`.
 void install_settings_properties (GObjectClass *klass, GParamSpec **specs);
 

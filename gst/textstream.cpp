@@ -122,13 +122,94 @@ TextStream::gap_locked (Span axis_gap)
   enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_gap (gap.start, gap.end - gap.start)));
 }
 
+bool
+TextStream::holding_locked () const
+{
+  return hold_wanted_ && !hold_given_up_;
+}
+
+// Moves the stream up to the video: a cue no longer held is sent up to the
+// video position; gaps never pass a held cue's start.
 void
 TextStream::advance_locked ()
 {
   if (eos_)
     return;
-  if (std::optional<Span> gap = timeline_.advance (video_position_))
+  if (!hold_wanted_) {
+    // Nothing to wait for: the cue goes out whole (without a duration when
+    // its end is unknown).
+    place_all_locked (track_.close (cue_settings_));
+    place_all_locked (track_.finish (kNone, cue_settings_));
+  } else if (hold_given_up_) {
+    // The consumer needs text as the video advances, and no further ahead
+    // than the video it holds (a muxer waits for an item on every pad):
+    // the cue goes out in pieces up to the video position.
+    place_all_locked (track_.commit_until (video_position_, cue_settings_));
+  }
+  ClockTime bound = video_position_;
+  if (track_.has_open () && is_valid (track_.open_start ()) &&
+      (!is_valid (bound) || track_.open_start () < bound))
+    bound = track_.open_start ();
+  if (std::optional<Span> gap = timeline_.advance (bound))
     gap_locked (*gap);
+  if (track_.has_open () && !preroll_gap_sent_ && is_valid (track_.open_start ())) {
+    // A zero-length gap where the held cue starts: text sinks can preroll.
+    ensure_ready_locked ();
+    ClockTime at = track_.open_start ();
+    if (is_valid (timeline_.position ()) && timeline_.position () > at)
+      at = timeline_.position ();
+    enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_gap (axis_.to_real (at), 0)));
+    preroll_gap_sent_ = true;
+  }
+}
+
+void
+TextStream::place_locked (const blip2caption::Cue &c)
+{
+  TextTimeline::CuePlacement placed = timeline_.place (Span{c.start, c.end});
+  if (placed.late) {
+    GST_INFO_OBJECT (element_, "caption for %" GST_TIME_FORMAT " is late, sent at %" GST_TIME_FORMAT,
+                     GST_TIME_ARGS (axis_.to_real (c.start)),
+                     GST_TIME_ARGS (axis_.to_real (placed.cue.start)));
+  }
+  if (placed.gap)
+    gap_locked (*placed.gap);
+  if (c.text.empty () || !is_valid (placed.cue.start))
+    return;
+  bool has_end = is_valid (placed.cue.end);
+  Span real = axis_.to_real (placed.cue);
+  GstBuffer *buffer = gst_buffer_new_memdup (c.text.data (), c.text.size ());
+  GST_BUFFER_PTS (buffer) = has_end ? real.start : axis_.to_real (placed.cue.start);
+  GST_BUFFER_DURATION (buffer) = has_end ? real.end - real.start : GST_CLOCK_TIME_NONE;
+  enqueue_locked (GST_MINI_OBJECT_CAST (buffer));
+}
+
+void
+TextStream::place_all_locked (const std::vector<blip2caption::Cue> &cues)
+{
+  if (cues.empty ())
+    return;
+  ensure_ready_locked ();
+  for (const blip2caption::Cue &c : cues)
+    place_locked (c);
+}
+
+std::optional<TextStream::Deadline>
+TextStream::hold_deadline_locked () const
+{
+  if (!holding_locked () || !track_.has_open () || video_busy_ || !is_valid (video_position_) ||
+      !is_valid (track_.open_start ()) || video_position_ <= track_.open_start ())
+    return std::nullopt;
+  return video_idle_since_ + kHoldPatience;
+}
+
+void
+TextStream::stop_holding_locked ()
+{
+  GST_INFO_OBJECT (element_, "the video waits for the text: cues are no longer held, a long "
+                             "caption may come out in pieces");
+  hold_given_up_ = true;
+  advance_locked ();
 }
 
 // Drops what is queued or expected. Stream-start and caps still queued are
@@ -144,6 +225,8 @@ TextStream::reset_locked ()
   }
   queue_.clear ();
   timeline_.reset (segment_origin (segment_));
+  track_.reset ();
+  preroll_gap_sent_ = false;
   video_position_ = kNone;
   have_segment_ = false;
   eos_ = false;
@@ -168,6 +251,10 @@ void
 TextStream::segment (const GstSegment &segment)
 {
   std::lock_guard<std::mutex> lk (lock_);
+  if (!eos_)
+    place_all_locked (track_.finish (video_position_, cue_settings_));  // the old segment's last cue
+  track_.reset ();
+  preroll_gap_sent_ = false;
   if (segment.format == GST_FORMAT_TIME) {
     gst_segment_copy_into (&segment, &segment_);
   } else {
@@ -188,6 +275,7 @@ TextStream::eos ()
   if (eos_)
     return;
   timeline_.expire_all ();  // failed or dropped: nothing will come
+  place_all_locked (track_.finish (video_position_, cue_settings_));
   advance_locked ();
   ensure_ready_locked ();
   enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_eos ()));
@@ -224,6 +312,25 @@ TextStream::reset ()
 {
   std::lock_guard<std::mutex> lk (lock_);
   reset_locked ();
+  hold_given_up_ = false;
+}
+
+void
+TextStream::configure (const blip2caption::CueSettings &settings, bool hold)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  cue_settings_ = settings;
+  hold_wanted_ = hold;
+}
+
+void
+TextStream::video_busy (bool busy)
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  video_busy_ = busy;
+  if (!busy)
+    video_idle_since_ = std::chrono::steady_clock::now ();
+  wake_.notify_all ();
 }
 
 void
@@ -259,26 +366,7 @@ TextStream::cue (std::optional<uint64_t> id, const std::string &text, Span cue)
     return false;  // flushed meanwhile
   if (eos_)
     return false;
-  ensure_ready_locked ();
-  TextTimeline::CuePlacement placed = timeline_.place (cue);
-  if (placed.late) {
-    GST_INFO_OBJECT (element_, "caption for %" GST_TIME_FORMAT " is late, sent at %" GST_TIME_FORMAT,
-                     GST_TIME_ARGS (axis_.to_real (cue.start)),
-                     GST_TIME_ARGS (axis_.to_real (placed.cue.start)));
-  }
-  if (placed.gap)
-    gap_locked (*placed.gap);
-  bool has_end = is_valid (placed.cue.end);
-  if (text.empty ()) {
-    if (has_end)
-      gap_locked (placed.cue);
-  } else if (is_valid (placed.cue.start)) {
-    Span real = axis_.to_real (placed.cue);
-    GstBuffer *buffer = gst_buffer_new_memdup (text.data (), text.size ());
-    GST_BUFFER_PTS (buffer) = real.start;
-    GST_BUFFER_DURATION (buffer) = has_end ? real.end - real.start : GST_CLOCK_TIME_NONE;
-    enqueue_locked (GST_MINI_OBJECT_CAST (buffer));
-  }
+  place_all_locked (track_.add (text, cue.start, cue.end, cue_settings_));
   advance_locked ();
   return true;
 }
@@ -300,13 +388,20 @@ TextStream::wait_for_item ()
   std::unique_lock<std::mutex> lk (lock_);
   while (!flushing_ && queue_.empty ()) {
     std::optional<Deadline> deadline = timeline_.next_deadline ();
+    std::optional<Deadline> hold = hold_deadline_locked ();
+    if (hold && (!deadline || *hold < *deadline))
+      deadline = hold;
     if (!deadline) {
       wake_.wait (lk);
     } else if (wake_.wait_until (lk, *deadline) == std::cv_status::timeout) {
-      if (timeline_.expire (std::chrono::steady_clock::now ())) {
+      auto now = std::chrono::steady_clock::now ();
+      if (timeline_.expire (now)) {
         GST_INFO_OBJECT (element_, "a live caption is overdue: the text stream moves on");
         advance_locked ();
       }
+      std::optional<Deadline> still_held = hold_deadline_locked ();
+      if (still_held && *still_held <= now)
+        stop_holding_locked ();
     }
   }
   if (flushing_)

@@ -6,10 +6,17 @@
 // live worker queue items here; the pad's own task pushes them, so neither
 // ever blocks on the text consumer. The timing arithmetic is TextTimeline's.
 //
-// A caption ("cue") is queued as soon as it is known, with its final
-// duration: holding one back until later video shows where it ends would
-// stall every consumer that waits for text before taking the next video
-// frame (a text sink prerolling, textoverlay, muxers).
+// Captions become cues through a CueTrack (cue_track.h): caption-style
+// text, minimum display time, and, when `hold` is configured (merging
+// repeats, or change sampling where a cue lasts until the next caption), the
+// newest cue is held until its end is known so that an equal caption can
+// extend it. Holding would stall consumers that wait for text before taking
+// the next video frame (textoverlay, muxers without enough queueing), so:
+// a zero-length GAP at the held cue's start lets text sinks preroll, and
+// when the video has been waiting outside the element for kHoldPatience
+// with a cue held, the stream stops holding for good (until stop): the cue
+// is sent up to the video position and continues in pieces as the video
+// advances.
 #pragma once
 
 #include <gst/gst.h>
@@ -21,6 +28,7 @@
 #include <optional>
 #include <string>
 
+#include "cue_track.h"
 #include "text_timeline.h"
 
 namespace blip2gst {
@@ -70,10 +78,22 @@ class TextStream
   void expect (uint64_t id, ClockTime start, Deadline deadline);
   // Caption `id` will not come (failed, replaced): the stream moves on.
   void forget (uint64_t id);
-  // Queues a caption lasting `cue` (on the axis; cue.end kNone: unknown).
-  // An empty text is a gap. `id`: the expected caption it fulfils; false
-  // (nothing queued) when that was flushed meanwhile.
+  // Queues a caption lasting `cue` (on the axis; cue.end kNone: until the
+  // next caption). An empty text is a gap. `id`: the expected caption it
+  // fulfils; false (nothing queued) when that was flushed meanwhile.
   bool cue (std::optional<uint64_t> id, const std::string &text, Span cue);
+
+  // How captions become cues; `hold`: keep the newest cue until its end is
+  // known (see above). Applies to the next caption.
+  void configure (const blip2caption::CueSettings &settings, bool hold);
+  // The element's streaming thread is working on a video buffer (true), or
+  // has handed it downstream (false): how the stream tells that the video
+  // waits for the text.
+  void video_busy (bool busy);
+
+  // How long the video may wait downstream with a cue held before the
+  // stream stops holding cues.
+  static constexpr std::chrono::milliseconds kHoldPatience{500};
 
  private:
   static gboolean activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active);
@@ -95,6 +115,11 @@ class TextStream
   void gap_locked (Span axis_gap);
   void advance_locked ();
   void reset_locked ();
+  void place_locked (const blip2caption::Cue &cue);
+  void place_all_locked (const std::vector<blip2caption::Cue> &cues);
+  bool holding_locked () const;
+  std::optional<Deadline> hold_deadline_locked () const;
+  void stop_holding_locked ();
 
   GstElement *element_;
   GstPad *pad_;
@@ -117,6 +142,13 @@ class TextStream
   Axis axis_;
   ClockTime video_position_ = kNone;  // axis
   TextTimeline timeline_;
+  blip2caption::CueTrack track_;
+  blip2caption::CueSettings cue_settings_;
+  bool hold_wanted_ = false;
+  bool hold_given_up_ = false;      // the video waited for held text (until reset)
+  bool preroll_gap_sent_ = false;   // in this segment
+  bool video_busy_ = false;
+  Deadline video_idle_since_{};
 };
 
 }  // namespace blip2gst

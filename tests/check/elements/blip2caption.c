@@ -74,6 +74,11 @@ fixture_new (const gchar *model, gboolean live, const gchar *first_property, ...
   GstElement *element = gst_element_factory_make ("blip2caption", NULL);
   fail_unless (element != NULL);
   g_object_set (element, "model", path, "device", "cpu", NULL);
+  /* the text stream checked cue by cue against the raw captions: one cue per
+   * caption, the model's text, no minimum display time (the subtitle text
+   * defaults have tests of their own) */
+  g_object_set (element, "raw-text", TRUE, "merge-repeats", FALSE, "min-cue-duration",
+                (guint64)0, NULL);
   g_free (path);
   if (first_property) {
     va_start (args, first_property);

@@ -15,6 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* One cue per caption with the model's text: what srtenc, webvttenc and
+ * matroskamux are checked with here (the subtitle-text defaults are tested
+ * in blip2caption_subtitles.c, textoverlay below keeps them). */
+#define RAW_CUES "raw-text=true merge-repeats=false min-cue-duration=0"
+
 static gchar *
 tiny_model (void)
 {
@@ -82,7 +87,7 @@ GST_START_TEST (test_srtenc)
   GstElement *p = parse_pipeline (
       "videotestsrc num-buffers=40 pattern=ball ! "
       "video/x-raw,width=48,height=32,framerate=10/1 ! blip2caption name=c model=\"%s\" "
-      "device=cpu interval=1000000000 max-new-tokens=5 min-new-tokens=2 ! fakesink "
+      "device=cpu interval=1000000000 max-new-tokens=5 min-new-tokens=2 " RAW_CUES " ! fakesink "
       "c.text_src ! queue ! srtenc ! filesink location=\"%s\"",
       model, srt);
   GPtrArray *captions = run_collecting_captions (p);
@@ -135,7 +140,7 @@ GST_START_TEST (test_webvttenc)
   GstElement *p = parse_pipeline (
       "videotestsrc num-buffers=25 ! "
       "video/x-raw,width=32,height=32,framerate=10/1 ! blip2caption name=c model=\"%s\" "
-      "device=cpu interval=500000000 max-new-tokens=4 min-new-tokens=2 ! fakesink "
+      "device=cpu interval=500000000 max-new-tokens=4 min-new-tokens=2 " RAW_CUES " ! fakesink "
       "c.text_src ! queue ! webvttenc ! filesink location=\"%s\"",
       model, vtt);
   GPtrArray *captions = run_collecting_captions (p);
@@ -210,7 +215,8 @@ GST_START_TEST (test_matroskamux)
   GstElement *p = parse_pipeline (
       "videotestsrc num-buffers=30 ! "
       "video/x-raw,format=I420,width=32,height=32,framerate=10/1 ! blip2caption name=c "
-      "model=\"%s\" device=cpu interval=1000000000 max-new-tokens=4 min-new-tokens=2 ! queue ! "
+      "model=\"%s\" device=cpu interval=1000000000 max-new-tokens=4 min-new-tokens=2 " RAW_CUES
+      " ! queue ! "
       "matroskamux name=m ! filesink location=\"%s\" c.text_src ! queue ! m.subtitle_%%u",
       model, mkv);
   GPtrArray *captions = run_collecting_captions (p);
