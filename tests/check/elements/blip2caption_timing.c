@@ -3,8 +3,8 @@
  *
  * gst-check tests of the element's timing at the edges: the end of the
  * stream, video without timestamps, intervals near their maximum, reverse
- * playback, and a generation value the library refuses. Tiny random
- * checkpoint ($BLIP2_FIXTURES/models/tiny).
+ * playback, a generation value the library refuses, and the enum types'
+ * plugin API flag. Tiny random checkpoint ($BLIP2_FIXTURES/models/tiny).
  */
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
@@ -396,6 +396,23 @@ GST_START_TEST (test_top_p_zero_refused)
 
 GST_END_TEST;
 
+/* The element's enum types, EarlyStopping included, are documented with it
+ * (plugin API). */
+GST_START_TEST (test_enum_types_are_plugin_api)
+{
+  GstElement *e = gst_element_factory_make ("blip2caption", NULL);
+  const gchar *names[] = {"GstBlip2CaptionMode", "GstBlip2CaptionDtype",
+                          "GstBlip2CaptionEarlyStopping"};
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    GType type = g_type_from_name (names[i]);
+    fail_unless (type != 0, "%s is not registered", names[i]);
+    fail_unless (gst_type_is_plugin_api (type, NULL), "%s is not plugin API", names[i]);
+  }
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 static Suite *
 blip2caption_timing_suite (void)
 {
@@ -410,6 +427,7 @@ blip2caption_timing_suite (void)
   tcase_add_test (tc, test_interval_overflow);
   tcase_add_test (tc, test_reverse_playback);
   tcase_add_test (tc, test_top_p_zero_refused);
+  tcase_add_test (tc, test_enum_types_are_plugin_api);
   return s;
 }
 
