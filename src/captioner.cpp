@@ -3,10 +3,10 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
-#include <cmath>
 
 #include "captioner_state.h"
 #include "generation.h"
+#include "generation_options.h"
 #include "model_impl.h"
 
 namespace blip2 {
@@ -28,36 +28,6 @@ void validate_lengths(const GenerationOptions& options, const Model::Impl& m, si
             std::to_string(options.max_new_tokens) + " new tokens exceeds the " +
             std::to_string(m.config.text_config.max_position_embeddings) +
             " positions of the language model");
-  }
-}
-
-// The checks transformers' GenerationConfig.validate and the processors make.
-void validate_decoding(const GenerationOptions& o) {
-  if (o.num_beams < 1)
-    invalid("num_beams must be at least 1 (got " + std::to_string(o.num_beams) + ")");
-  if (o.num_return_sequences < 1) {
-    invalid("num_return_sequences must be at least 1 (got " +
-            std::to_string(o.num_return_sequences) + ")");
-  }
-  if (o.num_beams > 1 && o.num_return_sequences > o.num_beams) {
-    invalid("num_return_sequences (" + std::to_string(o.num_return_sequences) +
-            ") must not exceed num_beams (" + std::to_string(o.num_beams) + ")");
-  }
-  if (o.num_beams == 1 && !o.do_sample && o.num_return_sequences > 1) {
-    invalid("num_return_sequences > 1 needs beam search (num_beams > 1) or sampling (do_sample)");
-  }
-  if (!(o.repetition_penalty > 0.0)) {
-    invalid("repetition_penalty must be greater than 0 (got " +
-            std::to_string(o.repetition_penalty) + ")");
-  }
-  if (o.no_repeat_ngram_size < 0) invalid("no_repeat_ngram_size must not be negative");
-  if (!std::isfinite(o.length_penalty)) invalid("length_penalty must be a finite number");
-  if (!(o.temperature > 0.0) || !std::isfinite(o.temperature)) {
-    invalid("temperature must be greater than 0 (got " + std::to_string(o.temperature) + ")");
-  }
-  if (o.top_k < 0) invalid("top_k must not be negative (got " + std::to_string(o.top_k) + ")");
-  if (!(o.top_p > 0.0 && o.top_p <= 1.0)) {
-    invalid("top_p must be in (0, 1] (got " + std::to_string(o.top_p) + ")");
   }
 }
 
@@ -106,7 +76,7 @@ std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
   const Model::Impl& m = model_->impl();
   const std::vector<int64_t> input_ids = m.input_ids_for(options.prompt);
   validate_lengths(options, m, input_ids.size());
-  validate_decoding(options);
+  validate_generation_options(options);
   try {
     c10::InferenceMode guard;
     const at::Tensor features = m.net->image_features(m.pixel_values(images));

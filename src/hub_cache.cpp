@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -83,9 +84,74 @@ std::string read_ref(const fs::path& file) {
 
 }  // namespace
 
-std::string resolve_model_path(const std::string& model) {
+std::string hf_download_command(const std::string& model, const std::string& revision) {
+  std::string command = "hf download " + model;
+  if (!revision.empty()) command += " --revision " + revision;
+  return command;
+}
+
+namespace {
+
+bool is_commit_hash(const std::string& revision) {
+  return revision.size() == 40 &&
+         revision.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// A revision is a ref name or a hash: no "..", no leading '/', printable.
+void check_revision(const std::string& revision) {
+  const bool bad = revision.find("..") != std::string::npos || revision.front() == '/' ||
+                   std::any_of(revision.begin(), revision.end(),
+                               [](unsigned char c) { return c <= ' ' || c == '\\'; });
+  if (bad) throw Error(ErrorCode::kInvalidArgument, "malformed revision \"" + revision + "\"");
+}
+
+std::string snapshot_of_revision(const std::string& model,
+                                 const std::string& revision,
+                                 const fs::path& repo_dir) {
+  check_revision(revision);
   std::error_code ec;
-  if (!model.empty() && fs::is_directory(model, ec)) return model;
+  const fs::path snapshots = repo_dir / "snapshots";
+  const std::string hash =
+      is_commit_hash(revision) ? revision : read_ref(repo_dir / "refs" / revision);
+  const fs::path snapshot = snapshots / hash;
+  if (!hash.empty() && fs::is_directory(snapshot, ec)) return snapshot.string();
+  const std::string what = hash.empty() ? "no refs/" + revision + " in " + repo_dir.string()
+                                        : "snapshot " + snapshot.string() + " is missing";
+  throw Error(ErrorCode::kNotFound, "model '" + model + "' revision '" + revision +
+                                        "' is not in the Hugging Face cache (" + what +
+                                        "); download it with: " +
+                                        hf_download_command(model, revision));
+}
+
+std::string only_snapshot(const std::string& model, const fs::path& snapshots) {
+  std::error_code ec;
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(snapshots, ec)) {
+    if (entry.is_directory(ec)) found.push_back(entry.path());
+  }
+  if (found.size() == 1) return found.front().string();
+  if (found.empty()) {
+    throw Error(ErrorCode::kNotFound, "model '" + model + "': the cache holds no snapshot (" +
+                                          snapshots.string() + "); download it with: " +
+                                          hf_download_command(model));
+  }
+  throw Error(ErrorCode::kNotFound, "model '" + model + "': " + std::to_string(found.size()) +
+                                        " snapshots in " + snapshots.string() +
+                                        " and no refs/main to choose one; give a revision");
+}
+
+}  // namespace
+
+std::string resolve_model_path(const std::string& model, const std::string& revision) {
+  std::error_code ec;
+  if (!model.empty() && fs::is_directory(model, ec)) {
+    if (!revision.empty()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "a revision (\"" + revision + "\") selects a snapshot of a Hugging Face repo id; '" +
+                      model + "' is a folder");
+    }
+    return model;
+  }
 
   if (!looks_like_repo_id(model)) {
     throw Error(ErrorCode::kNotFound,
@@ -99,12 +165,15 @@ std::string resolve_model_path(const std::string& model) {
   }
   const fs::path repo_dir = hub_cache_dir() / folder_name;
   const fs::path snapshots = repo_dir / "snapshots";
-  const std::string where = "looked for the folder '" + model + "' and for " + repo_dir.string();
 
   if (!fs::is_directory(snapshots, ec)) {
-    throw Error(ErrorCode::kNotFound, "model '" + model + "' is not in the Hugging Face cache (" +
-                                          where + "; download it with: hf download " + model + ")");
+    throw Error(ErrorCode::kNotFound, "model '" + model +
+                                          "' is not in the Hugging Face cache (looked for the "
+                                          "folder '" + model + "' and for " + repo_dir.string() +
+                                          "); download it with: " +
+                                          hf_download_command(model, revision));
   }
+  if (!revision.empty()) return snapshot_of_revision(model, revision, repo_dir);
 
   // The revision transformers uses offline by default is "main".
   const std::string hash = read_ref(repo_dir / "refs" / "main");
@@ -112,21 +181,11 @@ std::string resolve_model_path(const std::string& model) {
     const fs::path snapshot = snapshots / hash;
     if (fs::is_directory(snapshot, ec)) return snapshot.string();
     throw Error(ErrorCode::kNotFound, "model '" + model + "': refs/main names snapshot " + hash +
-                                          ", which is missing (" + snapshot.string() + ")");
+                                          ", which is missing (" + snapshot.string() +
+                                          "); download it again with: " +
+                                          hf_download_command(model));
   }
-
-  std::vector<fs::path> found;
-  for (const auto& entry : fs::directory_iterator(snapshots, ec)) {
-    if (entry.is_directory(ec)) found.push_back(entry.path());
-  }
-  if (found.size() == 1) return found.front().string();
-  if (found.empty()) {
-    throw Error(ErrorCode::kNotFound,
-                "model '" + model + "': the cache holds no snapshot (" + snapshots.string() + ")");
-  }
-  throw Error(ErrorCode::kNotFound, "model '" + model + "': " + std::to_string(found.size()) +
-                                        " snapshots in " + snapshots.string() +
-                                        " and no refs/main to choose one; pass a folder instead");
+  return only_snapshot(model, snapshots);
 }
 
 }  // namespace blip2

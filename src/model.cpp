@@ -10,6 +10,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "generation_options.h"
 #include "log.h"
 #include "model_impl.h"
 #include "safetensors.h"
@@ -22,11 +23,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kEmbedTokens = "language_model.model.decoder.embed_tokens.weight";
 constexpr const char* kLmHead = "language_model.lm_head.weight";
-
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return s;
-}
 
 at::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? at::Device("cuda:0") : at::kCPU;
@@ -114,11 +110,8 @@ void load_weights(Blip2ForConditionalGenerationImpl& net, const Checkpoint& chec
   load_state_dict(net, checkpoint, {}, ignored);
 }
 
-std::string default_prompt_for(const Blip2Config& config, const std::string& path) {
-  const bool coco = lowercase(config.name_or_path).find("coco") != std::string::npos ||
-                    lowercase(fs::path(path).filename().string()).find("coco") != std::string::npos ||
-                    lowercase(path).find("coco") != std::string::npos;
-  return coco ? "a photo of" : "";
+std::string default_prompt_for(const Blip2Config& config) {
+  return default_prompt_for_image_size(config.vision_config.image_size);
 }
 
 ModelInfo describe(const Model::Impl& m, const std::string& path) {
@@ -134,7 +127,7 @@ ModelInfo describe(const Model::Impl& m, const std::string& path) {
   info.pad_token_id = m.config.text_config.pad_token_id;
   info.max_positions = m.config.text_config.max_position_embeddings;
   info.uses_image_token = m.config.image_token_index.has_value();
-  info.default_prompt = default_prompt_for(m.config, path);
+  info.default_prompt = default_prompt_for(m.config);
   return info;
 }
 
@@ -208,6 +201,10 @@ std::shared_ptr<Model> Model::load_shared(const ModelOptions& options) {
   auto model = load(options);
   cache[key] = model;
   return model;
+}
+
+void validate_model_options(const ModelOptions& options) {
+  resolve_dtype(options.dtype, resolve_device(options.device));
 }
 
 }  // namespace blip2

@@ -38,6 +38,10 @@ RgbImage read_ppm(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw Error(ErrorCode::kNotFound, "cannot open image " + path);
   const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return decode_ppm(data, path);
+}
+
+RgbImage decode_ppm(const std::string& data, const std::string& path) {
   if (data.size() < 2 || data[0] != 'P' || data[1] != '6') {
     throw Error(ErrorCode::kUnsupported,
                 path + ": not a binary PPM (P6) file; this build reads PPM only");

@@ -23,4 +23,7 @@ struct RgbImage {
 // blip2::Error (kNotFound / kInvalidFormat / kUnsupported) naming the file.
 RgbImage read_ppm(const std::string& path);
 
+// The same for the bytes of a PPM file; `name` is used in the messages.
+RgbImage decode_ppm(const std::string& data, const std::string& name);
+
 }  // namespace blip2
