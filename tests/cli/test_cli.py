@@ -3,16 +3,18 @@
 Each check is one test case; the results are written as a GoogleTest-style
 JSON report (read by tests/summarize.py) and the exit status is non-zero when
 any check failed.
-  test_cli.py CLI FIXTURES REPORT with-gstreamer|without-gstreamer
+  test_cli.py CLI FIXTURES REPORT with-gstreamer|without-gstreamer VERSION
 """
 import json
 import os
+import pty
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
-CLI, FIXTURES, REPORT, GSTREAMER = sys.argv[1:5]
+CLI, FIXTURES, REPORT, GSTREAMER, VERSION = sys.argv[1:6]
 CHECKS = []
 
 
@@ -21,8 +23,9 @@ def check(fn):
     return fn
 
 
-def run(*args):
-    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
+def run(*args, env=None, stdin=None, timeout=300):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, stdin=stdin)
 
 
 def reference(model):
@@ -146,8 +149,222 @@ def bad_files_exit_1_with_a_message():
         png.write(b"\x89PNG\r\n\x1a\n")
         png.flush()
         expect_one_line_error(run("--model", model_dir("tiny"), png.name), 1, png.name)
-    expect_one_line_error(run("--model", model_dir("tiny"), "--device", "cuda:7",
-                              image("pixel-1x1.ppm")), 1, "cuda")
+
+
+@check
+def every_invalid_value_exits_2_before_the_model_loads():
+    # the model does not exist: a check after loading would exit 1 for it instead
+    absent = "/nonexistent/model"
+    for flags, needle in [
+        (["--device", "cuda:7"], "cuda"),
+        (["--device", "gpu"], "gpu"),
+        (["--dtype", "float8"], "float8"),
+        (["--num-beams", "0"], "num_beams"),
+        (["--top-p", "2"], "top_p"),
+        (["--temperature", "0"], "temperature"),
+        (["--num-beams", "2", "--num-return-sequences", "3"], "num_return_sequences"),
+        (["--max-new-tokens", "0"], "max_new_tokens"),
+        (["--early-stopping", "sometimes"], "--early-stopping"),
+        (["--do-sample=maybe"], "--do-sample"),
+        (["--batch", "0"], "--batch"),
+    ]:
+        out = run("--model", absent, *flags, image("pixel-1x1.ppm"))
+        expect_one_line_error(out, 2, needle)
+
+
+@check
+def help_gives_one_line_per_option_with_its_default():
+    out = run("--help")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for option, default in [("--model", "required"), ("--revision", "main"),
+                            ("--device", "auto"), ("--dtype", "auto"),
+                            ("--max-new-tokens", "30"), ("--min-new-tokens", "0"),
+                            ("--num-beams", "1"), ("--top-k", "50"), ("--top-p", "1.0"),
+                            ("--batch", "1"), ("--json", "default")]:
+        (line,) = [l for l in lines if l.strip().startswith(("-", option)) and option in l]
+        assert default in line, (option, line)
+    assert "--version" in out.stdout and "Exit status" in out.stdout
+
+
+@check
+def version_prints_the_project_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == "blip2-caption " + VERSION, out
+
+
+@check
+def dash_reads_the_image_from_standard_input():
+    args = ["--model", model_dir("tiny"), "--json", "--max-new-tokens", "6"]
+    from_path = run(*args, image("gradient-64x48.ppm"))
+    with open(image("gradient-64x48.ppm"), "rb") as f:
+        from_stdin = run(*args, "-", stdin=f)
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    (line,) = json_lines(from_stdin.stdout)
+    assert line["image"] == "-"
+    assert line["token_ids"] == json_lines(from_path.stdout)[0]["token_ids"]
+    expect_one_line_error(run(*args, "-", "-"), 2, "standard input")
+
+
+@check
+def a_bad_image_is_reported_and_the_others_captioned():
+    good = image("pixel-1x1.ppm")
+    for batch in ("1", "3"):
+        out = run("--model", model_dir("tiny"), "--json", "--max-new-tokens", "4", "--batch", batch,
+                  good, "/nonexistent.ppm", image("gradient-64x48.ppm"))
+        assert out.returncode == 1, (out.returncode, out.stderr)
+        assert [l["image"] for l in json_lines(out.stdout)] == \
+            [good, image("gradient-64x48.ppm")], out.stdout
+        assert "/nonexistent.ppm" in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+
+
+@check
+def a_fifo_is_refused_without_blocking():
+    with tempfile.TemporaryDirectory() as tmp:
+        fifo = os.path.join(tmp, "image.ppm")
+        os.mkfifo(fifo)
+        # nobody writes to it: reading it would block forever
+        out = run("--model", model_dir("tiny"), fifo, timeout=120)
+        expect_one_line_error(out, 1, "not a regular file")
+
+
+@check
+def a_decoder_error_is_reported_at_once():
+    if GSTREAMER != "with-gstreamer":
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        bad = os.path.join(tmp, "bad.png")
+        with open(bad, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+        start = time.monotonic()
+        out = run("--model", model_dir("tiny"), bad, timeout=120)
+        elapsed = time.monotonic() - start
+        expect_one_line_error(out, 1, bad)
+        # the former decoder waited for a 30 s timeout before it reported
+        assert elapsed < 25, elapsed
+
+
+def hub_cache(tmp, repo_id, target, refs):
+    """A Hugging Face cache in tmp holding `target` as repo_id's snapshot(s)."""
+    repo = os.path.join(tmp, "models--" + repo_id.replace("/", "--"))
+    for ref, commit in refs.items():
+        os.makedirs(os.path.join(repo, "snapshots"), exist_ok=True)
+        snapshot = os.path.join(repo, "snapshots", commit)
+        if not os.path.exists(snapshot):
+            os.symlink(os.path.abspath(target), snapshot)
+        os.makedirs(os.path.dirname(os.path.join(repo, "refs", ref)), exist_ok=True)
+        with open(os.path.join(repo, "refs", ref), "w") as f:
+            f.write(commit)
+    return dict(os.environ, HF_HUB_CACHE=tmp)
+
+
+@check
+def repo_ids_and_revisions_resolve_from_the_cache():
+    args = ["--json", "--max-new-tokens", "5", image("pixel-1x1.ppm")]
+    expected = json_lines(run("--model", model_dir("tiny"), *args).stdout)[0]["token_ids"]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = hub_cache(tmp, "blip2-test/tiny", model_dir("tiny"),
+                        {"main": "a" * 40, "v1": "b" * 40})
+        for extra in ([], ["--revision", "v1"], ["--revision", "b" * 40]):
+            out = run("--model", "blip2-test/tiny", *extra, *args, env=env)
+            assert out.returncode == 0, (extra, out.stderr)
+            assert json_lines(out.stdout)[0]["token_ids"] == expected
+        missing = run("--model", "blip2-test/absent", *args, env=env)
+        expect_one_line_error(missing, 1, "hf download blip2-test/absent")
+        assert missing.stderr.rstrip().endswith("hf download blip2-test/absent"), missing.stderr
+        no_rev = run("--model", "blip2-test/tiny", "--revision", "v2", *args, env=env)
+        expect_one_line_error(no_rev, 1, "hf download blip2-test/tiny --revision v2")
+        expect_one_line_error(run("--model", model_dir("tiny"), "--revision", "v1", *args,
+                                  env=env), 2, "revision")
+
+
+def linked_checkpoint(tmp, name, source, extra=None):
+    """A folder `name` holding links to `source`'s files, plus `extra` files."""
+    folder = os.path.join(tmp, name)
+    os.makedirs(folder)
+    for entry in os.listdir(source):
+        if entry != "generation_config.json":
+            os.symlink(os.path.abspath(os.path.join(source, entry)), os.path.join(folder, entry))
+    for file, content in (extra or {}).items():
+        with open(os.path.join(folder, file), "w") as f:
+            json.dump(content, f)
+    return folder
+
+
+@check
+def default_prompt_follows_the_checkpoint_not_the_folder_name():
+    coco_case = next(c for c in reference("tiny-coco")["cases"]
+                     if c["prompt"] == "a photo of" and len(c["images"]) == 1)
+    plain_case = next(c for c in reference("tiny")["cases"]
+                      if c["prompt"] == "" and len(c["images"]) == 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        # a 364 px checkpoint downloaded into ./blip2 still gets "a photo of"
+        coco = linked_checkpoint(tmp, "blip2", model_dir("tiny-coco"))
+        out = run("--model", coco, "--json", "--max-new-tokens", str(coco_case["max_new_tokens"]),
+                  "--min-new-tokens", str(coco_case["min_new_tokens"]),
+                  image(coco_case["images"][0]))
+        assert out.returncode == 0, out.stderr
+        assert json_lines(out.stdout)[0]["token_ids"] == coco_case["token_ids"][0]
+        # a 224 px checkpoint in a folder called "...-coco" gets no prompt
+        plain = linked_checkpoint(tmp, "my-coco", model_dir("tiny"))
+        out = run("--model", plain, "--json", "--max-new-tokens",
+                  str(plain_case["max_new_tokens"]), "--min-new-tokens",
+                  str(plain_case["min_new_tokens"]), image(plain_case["images"][0]))
+        assert out.returncode == 0, out.stderr
+        assert json_lines(out.stdout)[0]["token_ids"] == plain_case["token_ids"][0]
+
+
+@check
+def generation_config_json_gives_defaults_that_flags_override():
+    img = image("gradient-64x48.ppm")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = linked_checkpoint(tmp, "tiny-gencfg", model_dir("tiny"),
+                                   {"generation_config.json": {"max_new_tokens": 3,
+                                                               "num_beams": 2}})
+        from_file = run("--model", folder, "--json", img)
+        explicit = run("--model", model_dir("tiny"), "--json", "--max-new-tokens", "3",
+                       "--num-beams", "2", img)
+        assert from_file.returncode == 0 and explicit.returncode == 0, from_file.stderr
+        assert json_lines(from_file.stdout)[0]["token_ids"] == \
+            json_lines(explicit.stdout)[0]["token_ids"]
+        assert len(json_lines(from_file.stdout)[0]["token_ids"]) <= 3
+        overridden = run("--model", folder, "--json", "--max-new-tokens", "7", "--num-beams", "1",
+                         img)
+        plain = run("--model", model_dir("tiny"), "--json", "--max-new-tokens", "7", img)
+        assert json_lines(overridden.stdout)[0]["token_ids"] == \
+            json_lines(plain.stdout)[0]["token_ids"]
+        # a bad value in the file is an error naming it
+        bad = linked_checkpoint(tmp, "tiny-badcfg", model_dir("tiny"),
+                                {"generation_config.json": {"num_beams": "five"}})
+        expect_one_line_error(run("--model", bad, img), 1, "num_beams")
+
+
+@check
+def on_a_terminal_it_says_what_auto_chose():
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([CLI, "--model", model_dir("tiny"), "--max-new-tokens", "3",
+                               image("pixel-1x1.ppm")], stdout=subprocess.PIPE, stderr=slave,
+                              timeout=300)
+        os.close(slave)
+        slave = None
+        text = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            text += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"running on cpu in float32 (device auto, dtype auto)" in text, text
+    piped = run("--model", model_dir("tiny"), "--max-new-tokens", "3", image("pixel-1x1.ppm"))
+    assert piped.stderr == "", piped.stderr
 
 
 def main():

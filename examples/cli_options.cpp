@@ -1,0 +1,301 @@
+// cli_options.cpp — blip2-caption's options, one GOptionEntry each, with the
+// default in the help line.
+#include "cli_options.h"
+
+#include <glib.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "blip2-build-config.h"
+#include "generation_options.h"
+
+namespace blip2_cli {
+namespace {
+
+int parse_int(const std::string& flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    const int parsed = std::stoi(value, &used);
+    if (used == value.size()) return parsed;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(flag + " expects an integer, got \"" + value + "\"");
+}
+
+double parse_double(const std::string& flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    const double parsed = std::stod(value, &used);
+    if (used == value.size()) return parsed;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(flag + " expects a number, got \"" + value + "\"");
+}
+
+uint64_t parse_seed(const std::string& flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    const unsigned long long parsed = std::stoull(value, &used);
+    if (used == value.size() && value.find('-') == std::string::npos) return parsed;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(flag + " expects a non-negative integer, got \"" + value + "\"");
+}
+
+bool parse_bool(const std::string& flag, const std::string& value) {
+  if (value == "true" || value == "1") return true;
+  if (value == "false" || value == "0") return false;
+  throw UsageError(flag + " expects true or false, got \"" + value + "\"");
+}
+
+blip2::EarlyStopping parse_early_stopping(const std::string& flag, const std::string& value) {
+  if (value == "true") return blip2::EarlyStopping::kTrue;
+  if (value == "false") return blip2::EarlyStopping::kFalse;
+  if (value == "never") return blip2::EarlyStopping::kNever;
+  throw UsageError(flag + " expects true, false or never, got \"" + value + "\"");
+}
+
+// The string values GOption fills in; g_free'd by the destructor.
+struct RawOptions {
+  gchar* model = nullptr;
+  gchar* revision = nullptr;
+  gchar* device = nullptr;
+  gchar* dtype = nullptr;
+  gchar* prompt = nullptr;
+  gchar* max_new_tokens = nullptr;
+  gchar* min_new_tokens = nullptr;
+  gchar* num_beams = nullptr;
+  gchar* length_penalty = nullptr;
+  gchar* early_stopping = nullptr;
+  gchar* num_return_sequences = nullptr;
+  gchar* repetition_penalty = nullptr;
+  gchar* no_repeat_ngram_size = nullptr;
+  gchar* do_sample = nullptr;
+  gboolean do_sample_flag = FALSE;
+  gchar* temperature = nullptr;
+  gchar* top_k = nullptr;
+  gchar* top_p = nullptr;
+  gchar* seed = nullptr;
+  gchar* batch = nullptr;
+  gchar* repeat = nullptr;
+  gboolean json = FALSE;
+  gboolean quiet = FALSE;
+  gboolean version = FALSE;
+  gchar** images = nullptr;
+
+  ~RawOptions() {
+    for (gchar* s : {model, revision, device, dtype, prompt, max_new_tokens, min_new_tokens,
+                     num_beams, length_penalty, early_stopping, num_return_sequences,
+                     repetition_penalty, no_repeat_ngram_size, do_sample, temperature, top_k,
+                     top_p, seed, batch, repeat}) {
+      g_free(s);
+    }
+    g_strfreev(images);
+  }
+};
+
+// --do-sample alone means true; --do-sample=false turns off a checkpoint's default.
+gboolean on_do_sample(const gchar*, const gchar* value, gpointer data, GError**) {
+  auto* raw = static_cast<RawOptions*>(data);
+  raw->do_sample_flag = TRUE;
+  g_free(raw->do_sample);
+  raw->do_sample = g_strdup(value != nullptr ? value : "true");
+  return TRUE;
+}
+
+#define STRING_OPTION(name, short_name, field, help, arg) \
+  {name, short_name, 0, G_OPTION_ARG_STRING, &raw.field, help, arg}
+
+std::vector<GOptionEntry> entries(RawOptions& raw) {
+  return {
+      STRING_OPTION("model", 'm', model, "Checkpoint folder or Hugging Face repo id (required)",
+                    "MODEL"),
+      STRING_OPTION("revision", 0, revision,
+                    "Branch, tag or commit of a repo id in the cache (default: main)", "REV"),
+      STRING_OPTION("device", 'd', device, "auto, cpu, cuda or cuda:N (default: auto)", "DEV"),
+      STRING_OPTION("dtype", 0, dtype, "auto, float32, float16 or bfloat16 (default: auto)",
+                    "TYPE"),
+      STRING_OPTION("prompt", 'p', prompt,
+                    "Text the caption continues (default: the checkpoint's)", "TEXT"),
+      STRING_OPTION("max-new-tokens", 0, max_new_tokens, "Most new tokens, EOS counted (default: 30)",
+                    "N"),
+      STRING_OPTION("min-new-tokens", 0, min_new_tokens, "EOS banned before N tokens (default: 0)",
+                    "N"),
+      STRING_OPTION("num-beams", 0, num_beams, "Beam search width; 1 = greedy (default: 1)", "N"),
+      STRING_OPTION("length-penalty", 0, length_penalty, "Beam score length exponent (default: 1.0)",
+                    "X"),
+      STRING_OPTION("early-stopping", 0, early_stopping,
+                    "Beam stop rule: true, false or never (default: false)", "WHEN"),
+      STRING_OPTION("num-return-sequences", 0, num_return_sequences,
+                    "Sequences per image, the best first (default: 1)", "N"),
+      STRING_OPTION("repetition-penalty", 0, repetition_penalty,
+                    "Penalty on repeated tokens; 1.0 = none (default: 1.0)", "X"),
+      STRING_OPTION("no-repeat-ngram-size", 0, no_repeat_ngram_size,
+                    "Ban repeated n-grams of size N; 0 = off (default: 0)", "N"),
+      {"do-sample", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+       reinterpret_cast<gpointer>(on_do_sample),
+       "Sample instead of searching; alone = true (default: false)", "BOOL"},
+      STRING_OPTION("temperature", 0, temperature, "Sampling temperature (default: 1.0)", "X"),
+      STRING_OPTION("top-k", 0, top_k, "Sample among the K likeliest; 0 = all (default: 50)", "K"),
+      STRING_OPTION("top-p", 0, top_p, "Nucleus sampling mass in (0, 1] (default: 1.0)", "P"),
+      STRING_OPTION("seed", 0, seed, "Sampling seed (default: 0)", "N"),
+      STRING_OPTION("batch", 'b', batch, "Images per model call (default: 1)", "N"),
+      STRING_OPTION("repeat", 0, repeat,
+                    "Caption N times, report latency on stderr (default: 0 = once)", "N"),
+      {"json", 'j', 0, G_OPTION_ARG_NONE, &raw.json,
+       "One JSON object per image and line (default: IMAGE: caption)", nullptr},
+      {"quiet", 'q', 0, G_OPTION_ARG_NONE, &raw.quiet,
+       "No progress bar or device line on stderr (default: off)", nullptr},
+      {"version", 'V', 0, G_OPTION_ARG_NONE, &raw.version, "Print the version and exit", nullptr},
+      {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &raw.images, nullptr, nullptr},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+}
+
+#undef STRING_OPTION
+
+constexpr const char* kDescription =
+    "IMAGE is a binary PPM (P6) file, or PNG/JPEG when built with GStreamer; - reads one\n"
+    "image from standard input. MODEL is a folder in the Hugging Face layout or a repo id\n"
+    "found in the local Hugging Face cache (nothing is downloaded). Decoding options\n"
+    "default to the checkpoint's generation_config.json, else to the values shown.\n"
+    "A bad image is reported on stderr and the others are still captioned.\n"
+    "Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument.\n";
+
+void add_override(Arguments& args, const gchar* value, GenerationOverride apply) {
+  if (value != nullptr) args.generation.push_back(std::move(apply));
+}
+
+// Parses the decoding values now (a bad one exits 2 before anything loads);
+// they are applied to the checkpoint's defaults later.
+void collect_generation(const RawOptions& raw, Arguments& args) {
+  using G = blip2::GenerationOptions;
+  auto s = [](const gchar* v) { return std::string(v); };
+  if (raw.max_new_tokens) {
+    const int v = parse_int("--max-new-tokens", s(raw.max_new_tokens));
+    add_override(args, raw.max_new_tokens, [v](G& g) { g.max_new_tokens = v; });
+  }
+  if (raw.min_new_tokens) {
+    const int v = parse_int("--min-new-tokens", s(raw.min_new_tokens));
+    add_override(args, raw.min_new_tokens, [v](G& g) { g.min_new_tokens = v; });
+  }
+  if (raw.num_beams) {
+    const int v = parse_int("--num-beams", s(raw.num_beams));
+    add_override(args, raw.num_beams, [v](G& g) { g.num_beams = v; });
+  }
+  if (raw.length_penalty) {
+    const double v = parse_double("--length-penalty", s(raw.length_penalty));
+    add_override(args, raw.length_penalty, [v](G& g) { g.length_penalty = v; });
+  }
+  if (raw.early_stopping) {
+    const auto v = parse_early_stopping("--early-stopping", s(raw.early_stopping));
+    add_override(args, raw.early_stopping, [v](G& g) { g.early_stopping = v; });
+  }
+  if (raw.num_return_sequences) {
+    const int v = parse_int("--num-return-sequences", s(raw.num_return_sequences));
+    add_override(args, raw.num_return_sequences, [v](G& g) { g.num_return_sequences = v; });
+  }
+  if (raw.repetition_penalty) {
+    const double v = parse_double("--repetition-penalty", s(raw.repetition_penalty));
+    add_override(args, raw.repetition_penalty, [v](G& g) { g.repetition_penalty = v; });
+  }
+  if (raw.no_repeat_ngram_size) {
+    const int v = parse_int("--no-repeat-ngram-size", s(raw.no_repeat_ngram_size));
+    add_override(args, raw.no_repeat_ngram_size, [v](G& g) { g.no_repeat_ngram_size = v; });
+  }
+  if (raw.do_sample) {
+    const bool v = parse_bool("--do-sample", s(raw.do_sample));
+    add_override(args, raw.do_sample, [v](G& g) { g.do_sample = v; });
+  }
+  if (raw.temperature) {
+    const double v = parse_double("--temperature", s(raw.temperature));
+    add_override(args, raw.temperature, [v](G& g) { g.temperature = v; });
+  }
+  if (raw.top_k) {
+    const int v = parse_int("--top-k", s(raw.top_k));
+    add_override(args, raw.top_k, [v](G& g) { g.top_k = v; });
+  }
+  if (raw.top_p) {
+    const double v = parse_double("--top-p", s(raw.top_p));
+    add_override(args, raw.top_p, [v](G& g) { g.top_p = v; });
+  }
+  if (raw.seed) {
+    const uint64_t v = parse_seed("--seed", s(raw.seed));
+    add_override(args, raw.seed, [v](G& g) { g.seed = v; });
+  }
+}
+
+void check_model_options(const Arguments& args) {
+  try {
+    blip2::validate_model_options(args.model_options);
+  } catch (const blip2::Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+Arguments to_arguments(const RawOptions& raw) {
+  Arguments args;
+  args.show_version = raw.version;
+  if (args.show_version) return args;
+  if (raw.model == nullptr || *raw.model == '\0') throw UsageError("--model MODEL is required");
+  args.model = raw.model;
+  if (raw.revision) args.revision = raw.revision;
+  if (raw.device) args.model_options.device = raw.device;
+  if (raw.dtype) args.model_options.dtype = raw.dtype;
+  if (raw.prompt) args.prompt = std::string(raw.prompt);
+  collect_generation(raw, args);
+  if (raw.batch) args.batch = parse_int("--batch", raw.batch);
+  if (raw.repeat) args.repeat = parse_int("--repeat", raw.repeat);
+  args.json = raw.json;
+  args.quiet = raw.quiet;
+  for (gchar** image = raw.images; image != nullptr && *image != nullptr; ++image) {
+    args.images.emplace_back(*image);
+  }
+  if (args.images.empty()) throw UsageError("no IMAGE given");
+  if (std::count(args.images.begin(), args.images.end(), "-") > 1) {
+    throw UsageError("- (standard input) may be given once");
+  }
+  if (args.batch < 1) throw UsageError("--batch must be at least 1");
+  if (args.repeat < 0) throw UsageError("--repeat must not be negative");
+  check_model_options(args);
+  generation_options(args, blip2::GenerationOptions{});  // the values alone
+  return args;
+}
+
+}  // namespace
+
+Arguments parse_arguments(int argc, char** argv) {
+  RawOptions raw;
+  std::vector<GOptionEntry> options = entries(raw);
+  std::unique_ptr<GOptionContext, decltype(&g_option_context_free)> context(
+      g_option_context_new("IMAGE... - caption images with BLIP-2 OPT"), g_option_context_free);
+  GOptionGroup* main_group =
+      g_option_group_new(nullptr, nullptr, nullptr, &raw, nullptr);  // data for callbacks
+  g_option_group_add_entries(main_group, options.data());
+  g_option_context_set_main_group(context.get(), main_group);
+  g_option_context_set_description(context.get(), kDescription);
+  g_option_context_set_summary(context.get(), "blip2-caption " BLIP2_VERSION);
+  GError* error = nullptr;
+  if (!g_option_context_parse(context.get(), &argc, &argv, &error)) {
+    std::string message = error != nullptr ? error->message : "bad command line";
+    g_clear_error(&error);
+    throw UsageError(message);
+  }
+  return to_arguments(raw);
+}
+
+blip2::GenerationOptions generation_options(const Arguments& args,
+                                            const blip2::GenerationOptions& defaults) {
+  blip2::GenerationOptions options = defaults;
+  for (const GenerationOverride& apply : args.generation) apply(options);
+  if (args.prompt) options.prompt = *args.prompt;
+  try {
+    blip2::validate_generation_options(options);
+  } catch (const blip2::Error& e) {
+    throw UsageError(e.what());
+  }
+  return options;
+}
+
+}  // namespace blip2_cli
