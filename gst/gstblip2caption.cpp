@@ -385,7 +385,7 @@ load_model (GstBlip2Caption *self, const Settings &settings)
 {
   try {
     blip2::ModelOptions options;
-    options.path = blip2::resolve_model_path (settings.model);
+    options.path = blip2::resolve_model_path (settings.model, settings.revision);
     options.device = settings.device;
     options.dtype = blip2gst::dtype_name (settings.dtype);
     GST_INFO_OBJECT (self, "loading %s (%s) on %s, %s", settings.model.c_str (),

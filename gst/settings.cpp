@@ -697,6 +697,29 @@ const Property kProperties[] = {
      },
      [] (const Settings &s, GValue *v) { g_value_set_double (v, s.cues.reading_rate); },
      [] (Settings &s, const GValue *v) { s.cues.reading_rate = g_value_get_double (v); }},
+    /**
+     * GstBlip2Caption:revision:
+     *
+     * The branch, tag or commit of a Hugging Face repo id `model` to take from
+     * the local cache (huggingface_hub's revision); unset = main. Not used with
+     * a folder (setting both fails the state change).
+     *
+     * Since: 0.1
+     */
+    {PROP_REVISION,
+     [] {
+       return g_param_spec_string ("revision", "Revision",
+                                   "Branch, tag or commit of a Hugging Face repo id in the local "
+                                   "cache (unset = main)",
+                                   nullptr, kReady);
+     },
+     [] (const Settings &s, GValue *v) {
+       g_value_set_string (v, s.revision.empty () ? nullptr : s.revision.c_str ());
+     },
+     [] (Settings &s, const GValue *v) {
+       const gchar *revision = g_value_get_string (v);
+       s.revision = revision ? revision : "";
+     }},
 };
 
 const Property *

@@ -121,6 +121,7 @@ enum SettingsProperty : guint {
   PROP_MAX_LINES,
   PROP_MIN_CUE_DURATION,
   PROP_READING_RATE,
+  PROP_REVISION,
   PROP_SETTINGS_END,
 };
 
@@ -130,6 +131,7 @@ inline constexpr const char *kDefaultModel = "Salesforce/blip2-opt-2.7b-coco";
 struct Settings
 {
   std::string model = kDefaultModel;
+  std::string revision;  // of a repo id in the cache; "" = main
   std::string device = "auto";
   GstBlip2CaptionDtype dtype = GST_BLIP2_CAPTION_DTYPE_AUTO;
   GstBlip2CaptionMode mode = GST_BLIP2_CAPTION_MODE_AUTO;
@@ -166,7 +168,7 @@ blip2::GenerationOptions generation_options (const Settings &settings,
 // The dtype name the library takes ("auto", "float32", ...).
 const char *dtype_name (GstBlip2CaptionDtype dtype);
 
-// Installs the settings properties (ids PROP_MODEL .. PROP_READING_RATE) into
+// Installs the settings properties (ids PROP_MODEL .. PROP_REVISION) into
 // `specs` and on `klass`.
 void install_settings_properties (GObjectClass *klass, GParamSpec **specs);
 

@@ -1314,6 +1314,97 @@ GST_START_TEST (test_repo_id_from_cache)
 
 GST_END_TEST;
 
+/* `revision` picks a snapshot of a repo id through refs/<revision>; a
+ * revision that is not cached fails the state change with the hf download
+ * command that would fetch it. */
+static gchar *
+model_info_path (GstElement *e, gint *image_size)
+{
+  gchar *info_str = NULL;
+  g_object_get (e, "model-info", &info_str, NULL);
+  GstStructure *info = gst_structure_from_string (info_str, NULL);
+  fail_unless (info != NULL, "model-info '%s' does not parse", info_str);
+  gchar *path = g_strdup (gst_structure_get_string (info, "path"));
+  fail_unless (gst_structure_get_int (info, "image-size", image_size));
+  gst_structure_free (info);
+  g_free (info_str);
+  return path;
+}
+
+GST_START_TEST (test_revision_from_cache)
+{
+  gchar *cache = g_dir_make_tmp ("blip2-hf-XXXXXX", NULL);
+  gchar *snapshots = g_build_filename (cache, "models--blip2-test--tiny", "snapshots", NULL);
+  gchar *refs = g_build_filename (cache, "models--blip2-test--tiny", "refs", NULL);
+  gchar *main_snapshot = g_build_filename (snapshots, "aaaa", NULL);
+  gchar *v1_snapshot = g_build_filename (snapshots, "bbbb", NULL);
+  gchar *main_ref = g_build_filename (refs, "main", NULL);
+  gchar *v1_ref = g_build_filename (refs, "v1", NULL);
+  gchar *tiny = fixture_path ("models/tiny");
+  gchar *coco = fixture_path ("models/tiny-coco");
+  g_mkdir_with_parents (snapshots, 0755);
+  g_mkdir_with_parents (refs, 0755);
+  fail_unless (symlink (tiny, main_snapshot) == 0);
+  fail_unless (symlink (coco, v1_snapshot) == 0);
+  fail_unless (g_file_set_contents (main_ref, "aaaa", -1, NULL));
+  fail_unless (g_file_set_contents (v1_ref, "bbbb", -1, NULL));
+  g_setenv ("HF_HUB_CACHE", cache, TRUE);
+
+  GstElement *e = gst_element_factory_make ("blip2caption", NULL);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "model", "blip2-test/tiny", "revision", "v1", "device", "cpu", NULL);
+  fail_unless (gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  gint size = 0;
+  gchar *path = model_info_path (e, &size);
+  fail_unless_equals_string (path, v1_snapshot);
+  fail_unless_equals_int (size, 364);
+  g_free (path);
+  gst_element_set_state (e, GST_STATE_NULL);
+
+  g_object_set (e, "revision", "v9", NULL);
+  fail_unless (gst_element_set_state (e, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *err = NULL;
+  gchar *debug = NULL;
+  gst_message_parse_error (msg, &err, &debug);
+  gchar *both = g_strconcat (err->message, " ", debug ? debug : "", NULL);
+  fail_unless (strstr (both, "hf download blip2-test/tiny --revision v9") != NULL,
+               "'%s' gives no download command", both);
+  g_free (both);
+  g_error_free (err);
+  g_free (debug);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+
+  g_unsetenv ("HF_HUB_CACHE");
+  g_unlink (main_snapshot);
+  g_unlink (v1_snapshot);
+  g_unlink (main_ref);
+  g_unlink (v1_ref);
+  g_rmdir (snapshots);
+  g_rmdir (refs);
+  gchar *repo = g_path_get_dirname (snapshots);
+  g_rmdir (repo);
+  g_rmdir (cache);
+  g_free (repo);
+  g_free (tiny);
+  g_free (coco);
+  g_free (main_ref);
+  g_free (v1_ref);
+  g_free (main_snapshot);
+  g_free (v1_snapshot);
+  g_free (snapshots);
+  g_free (refs);
+  g_free (cache);
+}
+
+GST_END_TEST;
+
 static guint64
 model_instance (GstElement *e, gchar **path)
 {
@@ -1394,6 +1485,7 @@ blip2caption_suite (void)
   tcase_add_test (tc, test_state_changes_loop);
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_repo_id_from_cache);
+  tcase_add_test (tc, test_revision_from_cache);
   tcase_add_test (tc, test_shared_model);
   return s;
 }
