@@ -94,3 +94,9 @@ gst_blip2_install_log_bridge (void)
     g_once_init_leave (&once, 1);
   }
 }
+
+GstDebugCategory *
+gst_blip2_debug_category (void)
+{
+  return blip2_library_debug;
+}

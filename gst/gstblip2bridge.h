@@ -35,3 +35,7 @@ void gst_blip2_post_failure (GstElement* element,
 
 // Sends the library's log messages to the "blip2" debug category (once per process).
 void gst_blip2_install_log_bridge (void);
+
+// The "blip2" debug category: the library's messages, the element's model
+// loads (INFO) and each caption (DEBUG). Valid after gst_blip2_install_log_bridge.
+GstDebugCategory *gst_blip2_debug_category (void);

@@ -123,6 +123,7 @@
 #include "config.h"
 #endif
 
+#include <glib/gstdio.h>
 #include <gst/video/video.h>
 
 #include <chrono>
@@ -340,6 +341,9 @@ announce_caption (GstBlip2Caption *self, const Finished &caption, bool repeat)
                      "stream-time", G_TYPE_UINT64, (guint64)caption.frame.stream_time, "trigger",
                      G_TYPE_STRING, caption.frame.trigger, "repeat", G_TYPE_BOOLEAN,
                      (gboolean)repeat, nullptr);
+  GST_CAT_DEBUG_OBJECT (gst_blip2_debug_category (), self,
+                        "caption for %" GST_TIME_FORMAT " in %.0f ms: %s",
+                        GST_TIME_ARGS (info.frame_pts), info.inference_time / 1e6, info.caption);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_CAPTION]);
 }
@@ -380,9 +384,40 @@ on_live_outcome (GstBlip2Caption *self, Outcome &&outcome)
 /* ------------------------------------------------------------------------ */
 /* Start, stop, caps                                                        */
 
+// Bytes of the checkpoint's safetensors files (what loading reads).
+static guint64
+weight_file_bytes (const std::string &folder)
+{
+  guint64 total = 0;
+  GDir *dir = g_dir_open (folder.c_str (), 0, nullptr);
+  if (dir == nullptr)
+    return 0;
+  while (const gchar *name = g_dir_read_name (dir)) {
+    if (!g_str_has_suffix (name, ".safetensors"))
+      continue;
+    gchar *path = g_build_filename (folder.c_str (), name, nullptr);
+    GStatBuf st;
+    if (g_stat (path, &st) == 0)
+      total += (guint64)st.st_size;
+    g_free (path);
+  }
+  g_dir_close (dir);
+  return total;
+}
+
+// GST_MESSAGE_PROGRESS "load" around the model load: start, then complete or error.
+static void
+post_load_progress (GstBlip2Caption *self, GstProgressType type, const std::string &text)
+{
+  gst_element_post_message (GST_ELEMENT (self),
+                            gst_message_new_progress (GST_OBJECT (self), type, "load",
+                                                      text.c_str ()));
+}
+
 static std::shared_ptr<const blip2::Model>
 load_model (GstBlip2Caption *self, const Settings &settings)
 {
+  post_load_progress (self, GST_PROGRESS_TYPE_START, "Loading model " + settings.model);
   try {
     blip2::ModelOptions options;
     options.path = blip2::resolve_model_path (settings.model, settings.revision);
@@ -390,8 +425,20 @@ load_model (GstBlip2Caption *self, const Settings &settings)
     options.dtype = blip2gst::dtype_name (settings.dtype);
     GST_INFO_OBJECT (self, "loading %s (%s) on %s, %s", settings.model.c_str (),
                      options.path.c_str (), options.device.c_str (), options.dtype.c_str ());
-    return blip2::Model::load_shared (options);
+    gint64 start = g_get_monotonic_time ();
+    std::shared_ptr<const blip2::Model> model = blip2::Model::load_shared (options);
+    gdouble seconds = (g_get_monotonic_time () - start) / 1e6;
+    const blip2::ModelInfo &info = model->info ();
+    GST_CAT_INFO_OBJECT (gst_blip2_debug_category (), self,
+                         "loaded %s in %.2f s: %.1f MB of weights, device %s, dtype %s",
+                         settings.model.c_str (), seconds,
+                         weight_file_bytes (options.path) / 1e6, info.device.c_str (),
+                         info.dtype.c_str ());
+    post_load_progress (self, GST_PROGRESS_TYPE_COMPLETE,
+                        "Model loaded on " + info.device + " in " + info.dtype);
+    return model;
   } catch (...) {
+    post_load_progress (self, GST_PROGRESS_TYPE_ERROR, "Cannot load model " + settings.model);
     gst_blip2_post_error (GST_ELEMENT (self), std::current_exception (), GstBlip2Phase::kLoading,
                           settings.model.c_str ());
     return nullptr;

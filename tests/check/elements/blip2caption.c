@@ -1405,6 +1405,50 @@ GST_START_TEST (test_revision_from_cache)
 
 GST_END_TEST;
 
+/* Going to PAUSED posts GST_MESSAGE_PROGRESS "load": START, then COMPLETE
+ * (or ERROR when the model cannot be loaded). */
+static void
+expect_progress (GstBus *bus, GstProgressType want)
+{
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_PROGRESS);
+  fail_unless (msg != NULL, "no progress message of type %d", want);
+  GstProgressType type;
+  gchar *code = NULL;
+  gchar *text = NULL;
+  gst_message_parse_progress (msg, &type, &code, &text);
+  fail_unless_equals_int (type, want);
+  fail_unless_equals_string (code, "load");
+  fail_unless (text != NULL && *text != '\0');
+  g_free (code);
+  g_free (text);
+  gst_message_unref (msg);
+}
+
+GST_START_TEST (test_load_progress)
+{
+  gchar *tiny = fixture_path ("models/tiny");
+  GstElement *e = gst_element_factory_make ("blip2caption", NULL);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "model", tiny, "device", "cpu", NULL);
+  fail_unless (gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  expect_progress (bus, GST_PROGRESS_TYPE_START);
+  expect_progress (bus, GST_PROGRESS_TYPE_COMPLETE);
+  gst_element_set_state (e, GST_STATE_NULL);
+
+  g_object_set (e, "model", "/nonexistent/blip2-missing", NULL);
+  fail_unless (gst_element_set_state (e, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE);
+  expect_progress (bus, GST_PROGRESS_TYPE_START);
+  expect_progress (bus, GST_PROGRESS_TYPE_ERROR);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+  g_free (tiny);
+}
+
+GST_END_TEST;
+
 static guint64
 model_instance (GstElement *e, gchar **path)
 {
@@ -1486,6 +1530,7 @@ blip2caption_suite (void)
   tcase_add_test (tc, test_bad_model);
   tcase_add_test (tc, test_repo_id_from_cache);
   tcase_add_test (tc, test_revision_from_cache);
+  tcase_add_test (tc, test_load_progress);
   tcase_add_test (tc, test_shared_model);
   return s;
 }
