@@ -29,7 +29,8 @@ plugin_init (GstPlugin* plugin)
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR,
                    GST_VERSION_MINOR,
                    blip2,
-                   "Video captioning with BLIP-2 OPT (libtorch)",
+                   "Captions video with a BLIP-2 OPT model run by libtorch, as subtitles, buffer metas "
+                   "and bus messages",
                    plugin_init,
                    VERSION,
                    GST_LICENSE,

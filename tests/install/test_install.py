@@ -150,6 +150,12 @@ def gst_inspect_finds_the_element_in_the_install():
     filename = re.search(r"Filename\s+(\S+)", out.stdout)
     assert filename and inside(filename.group(1), {os.path.realpath(STATE["destdir"])}), out.stdout
     assert "blip2caption" in out.stdout and "model" in out.stdout
+    # plugin metadata: a one-sentence description and the configured origin
+    plugin = out.stdout[out.stdout.index("Plugin Details:"):]
+    description = re.search(r"^\s*Description\s+(.+)$", plugin, re.M)
+    assert description and description.group(1).startswith("Captions video with a BLIP-2"), plugin
+    origin = re.search(r"^\s*Origin URL\s+(.+)$", plugin, re.M)
+    assert origin and origin.group(1).strip() == OPTIONS["package_origin"], plugin
 
 
 @check
