@@ -126,6 +126,7 @@
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
 
+#include <cerrno>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -138,6 +139,7 @@
 #include "gstblip2caption.h"
 #include "gstblip2captionmeta.h"
 #include "hub_cache.h"
+#include "jsonlines.h"
 #include "scheduler.h"
 #include "caption_style.h"
 #include "change_detector.h"
@@ -212,6 +214,7 @@ struct GstBlip2CaptionPrivate
   blip2gst::FramePlan plan;  // from prepare_output_buffer to transform_ip
 
   std::unique_ptr<TextStream> text;
+  blip2gst::JsonLinesWriter json_lines;  // the json-location file, from start() to stop()
 };
 
 struct _GstBlip2Caption
@@ -344,6 +347,7 @@ announce_caption (GstBlip2Caption *self, const Finished &caption, bool repeat)
   GST_CAT_DEBUG_OBJECT (gst_blip2_debug_category (), self,
                         "caption for %" GST_TIME_FORMAT " in %.0f ms: %s",
                         GST_TIME_ARGS (info.frame_pts), info.inference_time / 1e6, info.caption);
+  self->priv->json_lines.write (caption);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_CAPTION]);
 }
@@ -454,6 +458,12 @@ gst_blip2_caption_start (GstBaseTransform *trans)
   std::shared_ptr<const blip2::Model> model = load_model (self, settings);
   if (!model)
     return FALSE;
+  if (!settings.json_location.empty () && !priv->json_lines.open (settings.json_location)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+                       ("Cannot create the JSON Lines file %s", settings.json_location.c_str ()),
+                       ("%s", g_strerror (errno)));
+    return FALSE;
+  }
   std::string info = describe_model (settings, model);
   GST_INFO_OBJECT (self, "model ready: %s", info.c_str ());
   std::shared_ptr<CaptionScheduler> scheduler;
@@ -461,6 +471,7 @@ gst_blip2_caption_start (GstBaseTransform *trans)
     scheduler = std::make_shared<CaptionScheduler> (
         model, *priv->text, [self] (Outcome &&o) { on_live_outcome (self, std::move (o)); });
   } catch (...) {
+    priv->json_lines.close ();
     gst_blip2_post_error (GST_ELEMENT (self), std::current_exception (), GstBlip2Phase::kLoading,
                           settings.model.c_str ());
     return FALSE;
@@ -487,6 +498,7 @@ gst_blip2_caption_stop (GstBaseTransform *trans)
   priv->text->reset ();
   if (scheduler)
     scheduler->stop ();  // joins the worker: no callback after this
+  priv->json_lines.close ();
   return TRUE;
 }
 

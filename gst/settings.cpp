@@ -720,6 +720,31 @@ const Property kProperties[] = {
        const gchar *revision = g_value_get_string (v);
        s.revision = revision ? revision : "";
      }},
+    /**
+     * GstBlip2Caption:json-location:
+     *
+     * A file that gets one JSON object per caption and line (JSON Lines),
+     * written as captions finish: pts, duration, running-time and stream-time
+     * (ns), caption, score, prompt, token-count and inference-time (ns).
+     * Created (truncated) when going to PAUSED.
+     *
+     * Since: 0.1
+     */
+    {PROP_JSON_LOCATION,
+     [] {
+       return g_param_spec_string ("json-location", "JSON Lines location",
+                                   "File that gets one JSON object per caption and line (pts, "
+                                   "duration, running-time, stream-time, caption, score, prompt, "
+                                   "token-count, inference-time); unset = none",
+                                   nullptr, kReady);
+     },
+     [] (const Settings &s, GValue *v) {
+       g_value_set_string (v, s.json_location.empty () ? nullptr : s.json_location.c_str ());
+     },
+     [] (Settings &s, const GValue *v) {
+       const gchar *location = g_value_get_string (v);
+       s.json_location = location ? location : "";
+     }},
 };
 
 const Property *

@@ -122,6 +122,7 @@ enum SettingsProperty : guint {
   PROP_MIN_CUE_DURATION,
   PROP_READING_RATE,
   PROP_REVISION,
+  PROP_JSON_LOCATION,
   PROP_SETTINGS_END,
 };
 
@@ -132,6 +133,7 @@ struct Settings
 {
   std::string model = kDefaultModel;
   std::string revision;  // of a repo id in the cache; "" = main
+  std::string json_location;  // JSON Lines file of the captions; "" = none
   std::string device = "auto";
   GstBlip2CaptionDtype dtype = GST_BLIP2_CAPTION_DTYPE_AUTO;
   GstBlip2CaptionMode mode = GST_BLIP2_CAPTION_MODE_AUTO;
@@ -168,7 +170,7 @@ blip2::GenerationOptions generation_options (const Settings &settings,
 // The dtype name the library takes ("auto", "float32", ...).
 const char *dtype_name (GstBlip2CaptionDtype dtype);
 
-// Installs the settings properties (ids PROP_MODEL .. PROP_REVISION) into
+// Installs the settings properties (ids PROP_MODEL .. PROP_JSON_LOCATION) into
 // `specs` and on `klass`.
 void install_settings_properties (GObjectClass *klass, GParamSpec **specs);
 

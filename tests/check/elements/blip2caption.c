@@ -1449,6 +1449,55 @@ GST_START_TEST (test_load_progress)
 
 GST_END_TEST;
 
+/* json-location: in a real pipeline, one JSON object per caption and line,
+ * with the frame's times and the caption's values. */
+GST_START_TEST (test_json_lines)
+{
+  gchar *tiny = fixture_path ("models/tiny");
+  gchar *dir = g_dir_make_tmp ("blip2-jsonl-XXXXXX", NULL);
+  gchar *file = g_build_filename (dir, "captions.jsonl", NULL);
+  GstElement *pipeline = parse_pipeline (
+      "videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=64,height=48,framerate=1/1 ! "
+      "blip2caption model=%s device=cpu mode=offline interval=0 max-new-tokens=4 "
+      "json-location=%s ! fakesink",
+      tiny, file);
+  GstMessage *eos = run_to_eos (pipeline);
+  gst_message_unref (eos);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+
+  gchar *contents = NULL;
+  fail_unless (g_file_get_contents (file, &contents, NULL, NULL));
+  gchar **lines = g_strsplit (contents, "\n", -1);
+  fail_unless_equals_int (g_strv_length (lines), 4);  /* 3 lines + the empty rest */
+  fail_unless_equals_string (lines[3], "");
+  for (guint i = 0; i < 3; i++) {
+    gchar *pts = g_strdup_printf ("\"pts\":%" G_GUINT64_FORMAT ",", (guint64)i * GST_SECOND);
+    gchar *duration = g_strdup_printf ("\"duration\":%" G_GUINT64_FORMAT ",", GST_SECOND);
+    fail_unless (g_str_has_prefix (lines[i], "{") && g_str_has_suffix (lines[i], "}"), "%s",
+                 lines[i]);
+    fail_unless (strstr (lines[i], pts) != NULL, "%s has no %s", lines[i], pts);
+    fail_unless (strstr (lines[i], duration) != NULL, "%s has no %s", lines[i], duration);
+    for (const gchar *const *key = (const gchar *const[]){"\"running-time\":", "\"stream-time\":",
+                                                          "\"caption\":\"", "\"score\":-",
+                                                          "\"prompt\":\"\"", "\"token-count\":",
+                                                          "\"inference-time\":", NULL};
+         *key; key++)
+      fail_unless (strstr (lines[i], *key) != NULL, "%s has no %s", lines[i], *key);
+    g_free (pts);
+    g_free (duration);
+  }
+  g_strfreev (lines);
+  g_free (contents);
+  g_unlink (file);
+  g_rmdir (dir);
+  g_free (file);
+  g_free (dir);
+  g_free (tiny);
+}
+
+GST_END_TEST;
+
 static guint64
 model_instance (GstElement *e, gchar **path)
 {
@@ -1531,6 +1580,7 @@ blip2caption_suite (void)
   tcase_add_test (tc, test_repo_id_from_cache);
   tcase_add_test (tc, test_revision_from_cache);
   tcase_add_test (tc, test_load_progress);
+  tcase_add_test (tc, test_json_lines);
   tcase_add_test (tc, test_shared_model);
   return s;
 }
