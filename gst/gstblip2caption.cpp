@@ -311,6 +311,18 @@ scheduler_of (GstBlip2Caption *self)
   return self->priv->scheduler;
 }
 
+// The caption-now action signal: the next frame is captioned whatever the interval.
+static void
+gst_blip2_caption_caption_now (GstBlip2Caption *self)
+{
+  if (std::shared_ptr<CaptionScheduler> scheduler = scheduler_of (self)) {
+    GST_DEBUG_OBJECT (self, "caption requested for the next frame");
+    scheduler->request_caption ();
+  } else {
+    GST_WARNING_OBJECT (self, "caption-now ignored: the element is not PAUSED or PLAYING");
+  }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Publishing a caption                                                     */
 
@@ -1179,6 +1191,20 @@ gst_blip2_caption_class_init (GstBlip2CaptionClass *klass)
 
   gobject_class->set_property = gst_blip2_caption_set_property;
   gobject_class->get_property = gst_blip2_caption_get_property;
+
+  /**
+   * GstBlip2Caption::caption-now:
+   *
+   * Action signal: the next video frame is captioned whatever `interval`
+   * (or the change test) says, and sampling starts over from that frame. Its
+   * trigger in the bus message is "request". Ignored unless PAUSED or PLAYING.
+   *
+   * Since: 0.1
+   */
+  g_signal_new_class_handler ("caption-now", G_TYPE_FROM_CLASS (klass),
+                              (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                              G_CALLBACK (gst_blip2_caption_caption_now), nullptr, nullptr,
+                              nullptr, G_TYPE_NONE, 0);
   gobject_class->finalize = gst_blip2_caption_finalize;
   blip2gst::install_settings_properties (gobject_class, properties);
   install_stats_properties (gobject_class);

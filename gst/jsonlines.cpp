@@ -6,10 +6,10 @@
 
 namespace blip2gst {
 
-static nlohmann::json
+static nlohmann::ordered_json
 time_or_null (ClockTime t)
 {
-  return is_valid (t) ? nlohmann::json (t) : nlohmann::json (nullptr);
+  return is_valid (t) ? nlohmann::ordered_json (t) : nlohmann::ordered_json (nullptr);
 }
 
 std::string
@@ -18,10 +18,10 @@ caption_json_line (const Finished &caption)
   const SampledFrame &frame = caption.frame;
   const bool spanned = is_valid (frame.cue.start) && is_valid (frame.cue.end) &&
                        frame.cue.end >= frame.cue.start;
-  nlohmann::json line = {
+  nlohmann::ordered_json line = {
       {"pts", time_or_null (frame.pts)},
-      {"duration", spanned ? nlohmann::json (frame.cue.end - frame.cue.start)
-                           : nlohmann::json (nullptr)},
+      {"duration", spanned ? nlohmann::ordered_json (frame.cue.end - frame.cue.start)
+                           : nlohmann::ordered_json (nullptr)},
       {"running-time", time_or_null (frame.running_time)},
       {"stream-time", time_or_null (frame.stream_time)},
       {"caption", caption.text},
@@ -30,7 +30,7 @@ caption_json_line (const Finished &caption)
       {"token-count", caption.token_count},
       {"inference-time", caption.inference_time},
   };
-  return line.dump (-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return line.dump (-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 JsonLinesWriter::~JsonLinesWriter ()

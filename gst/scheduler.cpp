@@ -160,6 +160,11 @@ CaptionScheduler::plan (const FrameIn &frame, const Sampling &sampling, const Du
 {
   FramePlan plan;
   plan.frame = timeline_.place (frame);
+  const bool requested = requested_.exchange (false);
+  if (requested) {
+    sampler_->reset ();
+    change_sampler_.reset ();
+  }
   if (sampling.change) {
     blip2caption::ChangeVerdict verdict =
         change_sampler_.decide (plan.frame.span.start, sampling.change_settings, sampling.thumbnail);
@@ -176,11 +181,19 @@ CaptionScheduler::plan (const FrameIn &frame, const Sampling &sampling, const Du
       plan.sampled = sampled_frame (frame, plan.frame, decision.until, stream_end (duration));
     }
   }
+  if (requested && plan.sample)
+    plan.sampled.trigger = "request";
   if (live_) {
     std::lock_guard<std::mutex> lk (lock_);
     plan.ready.swap (ready_);
   }
   return plan;
+}
+
+void
+CaptionScheduler::request_caption ()
+{
+  requested_ = true;
 }
 
 void

@@ -11,6 +11,7 @@
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -127,6 +128,9 @@ class CaptionScheduler
   FramePlan plan (const FrameIn &frame, const Sampling &sampling, const DurationQuery &duration);
   // A GAP event on the video.
   void reach (Span real_gap);
+  // Any thread: the next frame plan() sees is captioned whatever the interval
+  // (or the change test), and sampling starts over from it.
+  void request_caption ();
   // The end of the video seen, on the axis.
   ClockTime
   video_position () const
@@ -175,6 +179,7 @@ class CaptionScheduler
   VideoTimeline timeline_;
   std::unique_ptr<SamplingPolicy> sampler_;
   blip2caption::ChangeSampler change_sampler_;
+  std::atomic<bool> requested_{false};  // request_caption() not yet seen by plan()
   uint64_t next_request_id_ = 1;
 
   // Guards what follows. Taken before the text stream's lock, never held

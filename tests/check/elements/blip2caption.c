@@ -1498,6 +1498,60 @@ GST_START_TEST (test_json_lines)
 
 GST_END_TEST;
 
+/* caption-now: with an interval longer than the clip only the first frame is
+ * sampled; the signal, emitted just before the frame at 2 s reaches the
+ * element, has that frame captioned too. */
+static GstPadProbeReturn
+request_at_two_seconds (GstPad *pad G_GNUC_UNUSED, GstPadProbeInfo *info, gpointer element)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (GST_BUFFER_PTS (buf) == 2 * GST_SECOND)
+    g_signal_emit_by_name (element, "caption-now");
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (test_caption_now)
+{
+  gchar *tiny = fixture_path ("models/tiny");
+  gchar *dir = g_dir_make_tmp ("blip2-now-XXXXXX", NULL);
+  gchar *file = g_build_filename (dir, "captions.jsonl", NULL);
+  GstElement *pipeline = parse_pipeline (
+      "videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=64,height=48,framerate=1/1 ! "
+      "blip2caption name=c model=%s device=cpu mode=offline interval=100000000000 "
+      "max-new-tokens=3 json-location=%s ! fakesink",
+      tiny, file);
+  GstElement *c = gst_bin_get_by_name (GST_BIN (pipeline), "c");
+  GstPad *sink = gst_element_get_static_pad (c, "sink");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, request_at_two_seconds, c, NULL);
+  GstMessage *eos = run_to_eos (pipeline);
+  gst_message_unref (eos);
+  guint64 captions = 0;
+  g_object_get (c, "captions", &captions, NULL);
+  fail_unless_equals_int ((gint)captions, 2);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+
+  gchar *contents = NULL;
+  fail_unless (g_file_get_contents (file, &contents, NULL, NULL));
+  gchar **lines = g_strsplit (contents, "\n", -1);
+  fail_unless_equals_int (g_strv_length (lines), 3);  /* 2 lines + the empty rest */
+  fail_unless (g_str_has_prefix (lines[0], "{\"pts\":0,"), "%s", lines[0]);
+  gchar *two = g_strdup_printf ("{\"pts\":%" G_GUINT64_FORMAT ",", 2 * GST_SECOND);
+  fail_unless (g_str_has_prefix (lines[1], two), "%s", lines[1]);
+  g_free (two);
+  g_strfreev (lines);
+  g_free (contents);
+  g_unlink (file);
+  g_rmdir (dir);
+  g_free (file);
+  g_free (dir);
+  gst_object_unref (sink);
+  gst_object_unref (c);
+  gst_object_unref (pipeline);
+  g_free (tiny);
+}
+
+GST_END_TEST;
+
 static guint64
 model_instance (GstElement *e, gchar **path)
 {
@@ -1581,6 +1635,7 @@ blip2caption_suite (void)
   tcase_add_test (tc, test_revision_from_cache);
   tcase_add_test (tc, test_load_progress);
   tcase_add_test (tc, test_json_lines);
+  tcase_add_test (tc, test_caption_now);
   tcase_add_test (tc, test_shared_model);
   return s;
 }
