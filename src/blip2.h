@@ -27,10 +27,25 @@ namespace blip2 {
 
 struct CaptionerState;
 
+// Loading progress: bytes of checkpoint tensors placed in the model so far, of
+// `bytes_total` (the tensors the model uses). Called on the loading thread:
+// once with (0, total) before the first tensor, then after every tensor; the
+// last call has bytes_done == bytes_total. An exception thrown from it stops
+// the load (Model::load then throws it as a blip2::Error).
+using LoadProgressCallback = std::function<void(uint64_t bytes_done, uint64_t bytes_total)>;
+
 struct ModelOptions {
   std::string path;              // checkpoint folder (config.json, safetensors, tokenizer)
   std::string device = "auto";   // auto | cpu | cuda | cuda:N  (auto = cuda if present)
   std::string dtype = "auto";    // auto | float32 | float16 | bfloat16 (auto = fp16 on cuda, fp32 on cpu)
+  LoadProgressCallback on_progress;  // optional; see LoadProgressCallback
+  // How the language model decodes token by token:
+  //   graph   - a fixed-shape step, replayed as a CUDA graph on CUDA (captured
+  //             once per batch shape; a failed capture runs it eagerly)
+  //   static  - the same fixed-shape step, never captured
+  //   dynamic - the plain decoder loop over a growing cache
+  //   auto    - graph on CUDA, dynamic on the CPU (the faster there)
+  std::string decode_step = "auto";
 };
 
 // What a loaded checkpoint is; filled by Model::load.
@@ -47,6 +62,8 @@ struct ModelInfo {
   int64_t max_positions = 2048;  // text_config.max_position_embeddings
   bool uses_image_token = false; // new convention: config.image_token_index set
   std::string default_prompt;    // "a photo of" for -coco checkpoints, else ""
+  uint64_t weight_bytes = 0;     // bytes of checkpoint tensors the model uses (as stored)
+  std::string decode_step;       // resolved: "graph", "static" or "dynamic"
 };
 
 enum class EarlyStopping { kFalse, kTrue, kNever };
@@ -80,12 +97,27 @@ struct Sequence {
   double score = 0.0;              // mean log-probability of the chosen tokens
 };
 
+// Where the time of one caption call went, in milliseconds of wall time (on
+// a GPU each stage is waited for before the next starts). The captions of one
+// batched call share them.
+struct StageTimings {
+  double preprocess_ms = 0.0;  // images -> normalised pixels on the device
+  double vision_ms = 0.0;      // the vision encoder
+  double qformer_ms = 0.0;     // Q-Former, language projection, prompt embeddings
+  double prefill_ms = 0.0;     // the language model over the prompt
+  double decode_ms = 0.0;      // every later step, token choice included
+  int32_t decode_steps = 0;    // language-model steps after the prefill
+  std::string decoder;         // what decoded: "graph" (CUDA graph replay), "static", "dynamic"
+  double per_token_ms() const { return decode_steps > 0 ? decode_ms / decode_steps : 0.0; }
+};
+
 struct Caption {
   std::string text;                // decoded, special tokens skipped, stripped
   std::vector<int64_t> token_ids;  // new ids as transformers returns them (EOS included)
   double score = 0.0;              // mean log-probability of the chosen tokens (a confidence)
   double inference_ms = 0.0;       // wall time of the whole caption call (per batch)
   std::vector<Sequence> alternatives;  // the other returned sequences (num_return_sequences > 1)
+  StageTimings timings;            // of the whole call (per batch)
 };
 
 class Model {
@@ -95,7 +127,8 @@ class Model {
   // Loads a checkpoint; throws blip2::Error naming the file and the problem.
   static std::shared_ptr<Model> load(const ModelOptions& options);
   // The same, but shared: one Model per (path, device, dtype) per process,
-  // kept alive while anyone holds it.
+  // kept alive while anyone holds it. When the model is already loaded,
+  // on_progress is called once with (weight_bytes, weight_bytes).
   static std::shared_ptr<Model> load_shared(const ModelOptions& options);
 
   const ModelInfo& info() const;

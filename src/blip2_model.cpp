@@ -26,9 +26,14 @@ at::Tensor Blip2ForConditionalGenerationImpl::image_features(const at::Tensor& p
                                                              at::Tensor* image_embeds_out,
                                                              at::Tensor* query_output_out) {
   at::Tensor image_embeds = vision_model->forward(pixel_values);  // [B, N, Dv]
-  at::Tensor queries = query_tokens.expand({pixel_values.size(0), -1, -1});
-  at::Tensor query_output = qformer->forward(queries, image_embeds);  // [B, Q, Dq], float32
   if (image_embeds_out) *image_embeds_out = image_embeds;
+  return query_features(image_embeds, query_output_out);
+}
+
+at::Tensor Blip2ForConditionalGenerationImpl::query_features(const at::Tensor& image_embeds,
+                                                             at::Tensor* query_output_out) {
+  at::Tensor queries = query_tokens.expand({image_embeds.size(0), -1, -1});
+  at::Tensor query_output = qformer->forward(queries, image_embeds);  // [B, Q, Dq], float32
   if (query_output_out) *query_output_out = query_output;
   // the Q-Former may run in float32 while the rest is float16: cast back first
   return language_projection->forward(query_output.to(image_embeds.scalar_type()));

@@ -24,6 +24,9 @@ struct Blip2ForConditionalGenerationImpl : torch::nn::Module {
   at::Tensor image_features(const at::Tensor& pixel_values,
                             at::Tensor* image_embeds = nullptr,
                             at::Tensor* query_output = nullptr);
+  // The second half alone: image_embeds [B, N, Dv] (the vision encoder's
+  // output) -> features [B, Q, D_text] (Q-Former, language_projection).
+  at::Tensor query_features(const at::Tensor& image_embeds, at::Tensor* query_output = nullptr);
 
   // Token embeddings of the language model: ids [B, T] -> [B, T, E].
   at::Tensor embed_tokens(const at::Tensor& ids);

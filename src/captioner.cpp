@@ -1,6 +1,7 @@
 // captioner.cpp — one caption call: pixels -> image features -> decoding -> text.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
 
 #include <chrono>
 
@@ -60,6 +61,62 @@ Caption to_caption(const DecodeResult& decoded, int64_t input, const Tokenizer& 
   return c;
 }
 
+// Wall-clock time between readings; on a GPU each reading first waits for the
+// work queued so far, so a stage is charged its own device time.
+class StageClock {
+ public:
+  explicit StageClock(const at::Device& device) : device_(device), last_(Clock::now()) {}
+  void wait() const {
+    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+  }
+  // -> milliseconds since the previous lap (or the start)
+  double lap() {
+    wait();
+    const Clock::time_point now = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  at::Device device_;
+  Clock::time_point last_;
+};
+
+// Passes through to `inner`, timing the prefill and counting the steps.
+class TimedDecoder : public StepDecoder {
+ public:
+  TimedDecoder(StepDecoder& inner, const StageClock& clock) : inner_(inner), clock_(clock) {}
+  at::Tensor prefill(const at::Tensor& inputs_embeds, int64_t max_new, int64_t copies) override {
+    const auto start = std::chrono::steady_clock::now();
+    at::Tensor logits = inner_.prefill(inputs_embeds, max_new, copies);
+    clock_.wait();
+    prefill_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                            start).count();
+    return logits;
+  }
+  at::Tensor step(const at::Tensor& ids) override {
+    ++steps_;
+    return inner_.step(ids);
+  }
+  void reorder(const at::Tensor& rows) override { inner_.reorder(rows); }
+  double prefill_ms() const { return prefill_ms_; }
+  int32_t steps() const { return steps_; }
+
+ private:
+  StepDecoder& inner_;
+  const StageClock& clock_;
+  double prefill_ms_ = 0.0;
+  int32_t steps_ = 0;
+};
+
+// Rows the decoder runs per input: beams, sampled sequences, or one.
+int64_t rows_per_input(const GenerationOptions& o) {
+  if (o.num_beams > 1) return o.num_beams;
+  return o.do_sample ? o.num_return_sequences : 1;
+}
+
 }  // namespace
 
 Captioner::Captioner(std::shared_ptr<const Model> model)
@@ -79,17 +136,35 @@ std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
   validate_generation_options(options);
   try {
     c10::InferenceMode guard;
-    const at::Tensor features = m.net->image_features(m.pixel_values(images));
-    DecodeRequest request{m.inputs_embeds(features, input_ids), input_ids,
-                          m.config.text_config.eos_token_id, m.config.text_config.pad_token_id,
-                          options};
-    const DecodeResult decoded = decode(*m.net->language_model, request, state_->cache);
+    StageClock clock(m.device);
+    StageTimings timings;
+    const at::Tensor pixels = m.pixel_values(images);  // [B, 3, S, S]
+    timings.preprocess_ms = clock.lap();
+    const at::Tensor image_embeds = m.net->vision_model->forward(pixels);  // [B, N, Dv]
+    timings.vision_ms = clock.lap();
+    DecodeRequest request{m.inputs_embeds(m.net->query_features(image_embeds), input_ids),
+                          input_ids, m.config.text_config.eos_token_id,
+                          m.config.text_config.pad_token_id, options, {}};
+    timings.qformer_ms = clock.lap();
+    StepDecoder& decoder = state_->decoder_for(
+        *m.net->language_model, m.decode_mode,
+        static_cast<int64_t>(images.size()) * rows_per_input(options),
+        static_cast<int64_t>(input_ids.size()) + options.max_new_tokens,
+        request.inputs_embeds.options());
+    TimedDecoder timed(decoder, clock);
+    const DecodeResult decoded = decode(timed, request);
+    state_->report_capture_failure();
+    timings.prefill_ms = timed.prefill_ms();
+    timings.decode_ms = clock.lap() - timed.prefill_ms();
+    timings.decode_steps = timed.steps();
+    timings.decoder = state_->last_decoder_name();
     const double elapsed_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     std::vector<Caption> captions;
     for (size_t i = 0; i < images.size(); ++i) {
       captions.push_back(to_caption(decoded, static_cast<int64_t>(i), m.tokenizer));
       captions.back().inference_ms = elapsed_ms;
+      captions.back().timings = timings;
     }
     return captions;
   } catch (const Error&) {

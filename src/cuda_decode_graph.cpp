@@ -123,6 +123,7 @@ at::Tensor GraphedFunction::capture(const at::Device& device) {
     capture.reset();
     output_ = at::Tensor();
     eager_reason_ = std::string("CUDA graph capture failed: ") + e.what();
+    capture_failed_ = true;
     stream_wait(caller, side);
     if (undo_warmup_) undo_warmup_();
     return body_();
@@ -169,21 +170,60 @@ DecodeStep::~DecodeStep() = default;
 
 int64_t DecodeStep::round_capacity(int64_t needed) { return (needed + 31) / 32 * 32; }
 
-at::Tensor DecodeStep::prefill(const at::Tensor& inputs_embeds) {
-  const int64_t length = inputs_embeds.size(1);
-  if (inputs_embeds.dim() != 3 || inputs_embeds.size(0) != batch_ || length < 1 ||
-      length > capacity_) {
+void DecodeStep::check_prefix(const at::Tensor& inputs_embeds,
+                              int64_t copies,
+                              int64_t reserve) const {
+  const bool fits = inputs_embeds.dim() == 3 && copies >= 1 &&
+                    inputs_embeds.size(0) * copies == batch_ && inputs_embeds.size(1) >= 1 &&
+                    inputs_embeds.size(1) + reserve <= capacity_;
+  if (!fits) {
     throw Error(ErrorCode::kInvalidArgument,
                 "decode step: prefix of shape " + std::to_string(inputs_embeds.size(0)) + "x" +
-                    std::to_string(length) + " does not fit batch " + std::to_string(batch_) +
-                    " and capacity " + std::to_string(capacity_));
+                    std::to_string(inputs_embeds.size(1)) + " (" + std::to_string(copies) +
+                    " rows each, " + std::to_string(reserve) + " more positions) does not fit batch " +
+                    std::to_string(batch_) + " and capacity " + std::to_string(capacity_));
   }
+}
+
+at::Tensor DecodeStep::prefill(const at::Tensor& inputs_embeds) {
+  check_prefix(inputs_embeds, 1, 0);
+  const int64_t length = inputs_embeds.size(1);
   c10::InferenceMode guard;
   cache_.length = 0;
   const at::Tensor hidden = lm_.model->decoder->forward(inputs_embeds, cache_);  // [B, L, E]
   length_ = length;
   position_.fill_(length);
   return lm_.logits(hidden.select(1, length - 1));  // [B, V]
+}
+
+at::Tensor DecodeStep::prefill(const at::Tensor& inputs_embeds,
+                               int64_t max_new_tokens,
+                               int64_t copies) {
+  check_prefix(inputs_embeds, copies, max_new_tokens);
+  if (copies == 1) return prefill(inputs_embeds);
+  c10::InferenceMode guard;
+  const OptConfig& c = lm_.config;
+  const int64_t inputs = inputs_embeds.size(0), length = inputs_embeds.size(1);
+  KvCache prompt;  // the N inputs' prompt alone, as the plain decoder loop computes it
+  prompt.allocate(c.num_hidden_layers, inputs, c.num_attention_heads, length,
+                  c.hidden_size / c.num_attention_heads, cache_.keys.front().options());
+  const at::Tensor hidden = lm_.model->decoder->forward(inputs_embeds, prompt);  // [N, L, E]
+  const at::Tensor rows =
+      at::arange(inputs, at::TensorOptions().dtype(at::kLong).device(device_))
+          .repeat_interleave(copies);  // [N * copies]
+  copy_prompt_cache(prompt, rows);
+  cache_.length = length;
+  length_ = length;
+  position_.fill_(length);
+  return lm_.logits(hidden.select(1, length - 1)).index_select(0, rows);  // [N * copies, V]
+}
+
+void DecodeStep::copy_prompt_cache(const KvCache& prompt, const at::Tensor& rows) {
+  const int64_t length = prompt.length;
+  for (size_t i = 0; i < cache_.keys.size(); ++i) {
+    cache_.keys[i].narrow(2, 0, length).copy_(prompt.keys[i].index_select(0, rows));
+    cache_.values[i].narrow(2, 0, length).copy_(prompt.values[i].index_select(0, rows));
+  }
 }
 
 at::Tensor DecodeStep::step(const at::Tensor& ids) {

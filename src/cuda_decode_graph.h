@@ -11,7 +11,8 @@
 // eagerly (this is how the CPU tests check it against the plain decoder loop).
 //
 // Use: prefill(prefix embeds) -> logits; then step(ids) -> logits per token.
-// The logits tensor is a fixed buffer overwritten by the next step.
+// The logits tensor is a fixed buffer overwritten by the next step. As a
+// StepDecoder it is what greedy, sampling and beam search decode through.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "generation.h"
 #include "kv_cache.h"
 #include "opt.h"
 
@@ -43,6 +45,8 @@ class GraphedFunction {
   bool graphed() const;
   // Why the eager path is used ("" when graphed or not yet run).
   const std::string& eager_reason() const { return eager_reason_; }
+  // A capture was tried and failed (the body runs eagerly from then on).
+  bool capture_failed() const { return capture_failed_; }
 
  private:
   struct Capture;  // CUDA objects (only in CUDA builds)
@@ -54,9 +58,10 @@ class GraphedFunction {
   std::unique_ptr<Capture> capture_;
   at::Tensor output_;
   std::string eager_reason_;
+  bool capture_failed_ = false;
 };
 
-class DecodeStep {
+class DecodeStep : public StepDecoder {
  public:
   // lm: the model (not owned; must outlive this). options: the dtype and
   // device of the cache (the model's). use_graph: capture on CUDA.
@@ -74,18 +79,26 @@ class DecodeStep {
   // inputs_embeds: [B, L, E] prefix -> logits [B, V] of its last position.
   // Restarts the sequence (the cache is refilled from position 0; eager, no graph).
   at::Tensor prefill(const at::Tensor& inputs_embeds);
+  // StepDecoder: inputs_embeds [N, L, E] of N inputs with batch() == N *
+  // copies and L + max_new_tokens <= capacity(). The prompt runs once for the
+  // N inputs and its cache is copied to the `copies` rows of each -> logits
+  // [N * copies, V].
+  at::Tensor prefill(const at::Tensor& inputs_embeds,
+                     int64_t max_new_tokens,
+                     int64_t copies) override;
   // ids: [B] int64 (any device), the tokens at the current position ->
   // logits [B, V] for the next one. Throws when the capacity is used up.
-  at::Tensor step(const at::Tensor& ids);
+  at::Tensor step(const at::Tensor& ids) override;
   // Beam search: row i of the cache becomes old row rows[i]; rows: [B] int64.
   // Copies in place, so the captured addresses stay valid.
-  void reorder(const at::Tensor& rows);
+  void reorder(const at::Tensor& rows) override;
 
   int64_t batch() const { return batch_; }
   int64_t capacity() const { return capacity_; }
   int64_t length() const { return length_; }  // filled positions
   bool graphed() const { return graph_->graphed(); }
   const std::string& eager_reason() const { return graph_->eager_reason(); }
+  bool capture_failed() const { return graph_->capture_failed(); }
   const KvCache& cache() const { return cache_; }
 
  private:
@@ -97,6 +110,10 @@ class DecodeStep {
   at::Tensor self_attention(const at::Tensor& h, const at::Tensor& mask, int64_t layer);
   // -> additive mask [1, 1, 1, capacity]: 0 up to position_, lowest after
   at::Tensor position_mask() const;
+  // The prompt's K/V of `prompt` rows into rows `rows` [batch_] of the cache
+  void copy_prompt_cache(const KvCache& prompt, const at::Tensor& rows);
+  // Checks a prefix [N, L, E] for N * copies rows and L + reserve positions
+  void check_prefix(const at::Tensor& inputs_embeds, int64_t copies, int64_t reserve) const;
 
   OptForCausalLMImpl& lm_;
   int64_t batch_;

@@ -103,11 +103,18 @@ void check_image_token(const Blip2Config& config) {
   }
 }
 
-void load_weights(Blip2ForConditionalGenerationImpl& net, const Checkpoint& checkpoint) {
+// -> bytes of checkpoint tensors placed
+uint64_t load_weights(Blip2ForConditionalGenerationImpl& net,
+                      const Checkpoint& checkpoint,
+                      const ModelOptions& options) {
   std::vector<std::string> ignored;
   // a stored copy of the tied head (original Salesforce shards) is not a parameter
   if (net.config.text_config.tie_word_embeddings) ignored.push_back(kLmHead);
-  load_state_dict(net, checkpoint, {}, ignored);
+  LoadOptions load;
+  load.on_progress = options.on_progress;
+  load.share_mapping = true;   // CPU weights stored in the model's dtype stay in the file mapping
+  load.release_copied = true;  // cast or GPU-bound weights do not stay resident twice
+  return load_state_dict(net, checkpoint, {}, ignored, load).bytes;
 }
 
 std::string default_prompt_for(const Blip2Config& config) {
@@ -156,6 +163,7 @@ std::unique_ptr<Model::Impl> load_impl(const ModelOptions& options) {
       Tokenizer::from_directory(options.path)});
   impl->device = resolve_device(options.device);
   impl->dtype = resolve_dtype(options.dtype, impl->device);
+  impl->decode_mode = resolve_decode_mode(options.decode_step, impl->device);
   impl->image_config = read_image_config(options.path, impl->config);
   const Checkpoint checkpoint = Checkpoint::open_directory(options.path);
   take_vocab_size_from_weights(impl->config, checkpoint);
@@ -163,9 +171,11 @@ std::unique_ptr<Model::Impl> load_impl(const ModelOptions& options) {
   c10::InferenceMode guard;
   impl->net = Blip2ForConditionalGeneration(
       impl->config, at::TensorOptions().dtype(impl->dtype).device(impl->device));
-  load_weights(*impl->net, checkpoint);
+  const uint64_t weight_bytes = load_weights(*impl->net, checkpoint, options);
   impl->net->eval();
   impl->info = describe(*impl, options.path);
+  impl->info.weight_bytes = weight_bytes;
+  impl->info.decode_step = decode_mode_name(impl->decode_mode);
   return impl;
 }
 
@@ -197,7 +207,11 @@ std::shared_ptr<Model> Model::load_shared(const ModelOptions& options) {
   const std::string canonical = fs::weakly_canonical(options.path, ec).string();
   const auto key = std::make_tuple(ec ? options.path : canonical, options.device, options.dtype);
   std::lock_guard<std::mutex> lock(mutex);
-  if (auto model = cache[key].lock()) return model;
+  if (auto model = cache[key].lock()) {
+    const uint64_t bytes = model->info().weight_bytes;
+    if (options.on_progress) options.on_progress(bytes, bytes);
+    return model;
+  }
   auto model = load(options);
   cache[key] = model;
   return model;

@@ -8,6 +8,7 @@
 #include "blip2.h"
 #include "blip2_model.h"
 #include "config.h"
+#include "decode_mode.h"
 #include "image_processor.h"
 #include "tokenizer.h"
 
@@ -23,6 +24,7 @@ struct Model::Impl {
   mutable Blip2ForConditionalGeneration net{nullptr};
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
+  DecodeMode decode_mode = DecodeMode::kDynamic;  // how captioners decode (decode_mode.h)
 
   // Preprocessed images: [B, 3, S, S] float32 on the model's device.
   at::Tensor pixel_values(const std::vector<ImageView>& images) const;

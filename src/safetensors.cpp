@@ -406,6 +406,15 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   return file;
 }
 
+void release_pages(const TensorView& view) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(view.data);
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + view.nbytes) / page * page;
+  // advisory: a failure only means the pages stay resident
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 SafetensorsFile::~SafetensorsFile() {
   if (mapping_ != nullptr) ::munmap(mapping_, mapping_size_);
 }
@@ -456,6 +465,14 @@ void Checkpoint::load_sharded(const std::string& index_path) {
     }
     files_.push_back(file);
   }
+}
+
+std::shared_ptr<const SafetensorsFile> Checkpoint::file_of(const TensorView& view) const {
+  for (const auto& file : files_) {
+    if (file->path() == view.file) return file;
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              view.file + ": tensor '" + view.name + "' is not part of checkpoint " + dir_);
 }
 
 const TensorView* Checkpoint::find(const std::string& name) const {

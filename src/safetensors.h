@@ -46,6 +46,11 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+// Lets the kernel drop this process's pages of the tensor's bytes (only the
+// whole pages inside them); the mapping stays valid and refaults from the file
+// if read again. For tensors already copied elsewhere.
+void release_pages(const TensorView& view);
+
 // All weights of a checkpoint folder: model.safetensors, or the shards named by
 // model.safetensors.index.json (each shard opened once; every name in the
 // weight_map must be found in its shard).
@@ -55,6 +60,8 @@ class Checkpoint {
   const std::map<std::string, TensorView>& tensors() const { return tensors_; }
   const TensorView* find(const std::string& name) const;
   const std::string& directory() const { return dir_; }
+  // The mapped file a tensor of this checkpoint lies in (keeps the mapping alive).
+  std::shared_ptr<const SafetensorsFile> file_of(const TensorView& view) const;
 
  private:
   void load_sharded(const std::string& index_path);

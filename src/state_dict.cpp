@@ -2,12 +2,15 @@
 //
 // Two passes: first every parameter/buffer is matched to a checkpoint tensor
 // (directly or through an alias) and its shape checked, collecting every
-// problem; only when nothing is wrong are the tensors copied, each straight
-// from the mapping into the parameter (one copy_, casting dtype and device).
+// problem; only when nothing is wrong are the tensors placed, one by one:
+//   share - a CPU parameter with the file's dtype becomes a view of the mapping
+//   copy  - one copy_ from the mapping (casting), then the mapped pages are released
+//   stage - GPU parameters: through a bounded pinned buffer, then released
 #include "state_dict.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <set>
 
 #include "error.h"
@@ -125,15 +128,82 @@ at::Tensor to_torch(const TensorView& view) {
 
 namespace {
 
-// One copy from the mapping into the parameter (cast + device transfer).
-void copy_into(at::Tensor& target, const TensorView& source) {
-  try {
-    target.copy_(to_torch(source));
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kRuntime, source.file + ": copying tensor '" + source.name +
-                                         "' into the model failed: " + e.what_without_backtrace());
+bool aligned_for(const TensorView& view) {
+  return reinterpret_cast<uintptr_t>(view.data) % dtype_size(view.dtype) == 0;
+}
+
+// The parameter becomes the mapped bytes themselves; the storage holds the file.
+void share_into(at::Tensor& target, const TensorView& source,
+                std::shared_ptr<const SafetensorsFile> file) {
+  auto options = at::TensorOptions().dtype(scalar_type(source.dtype)).device(at::kCPU);
+  const at::Tensor mapped = at::from_blob(
+      const_cast<uint8_t*>(source.data), source.shape, [file](void*) {}, options);
+  target.set_(mapped);
+}
+
+// One copy from the mapping into the parameter (cast, same device).
+void copy_into(at::Tensor& target, const TensorView& source) { target.copy_(to_torch(source)); }
+
+// To a GPU through `buffer` (pinned bytes), chunk by chunk, synchronously.
+void stage_into(at::Tensor& target, const TensorView& source, at::Tensor& buffer,
+                size_t buffer_bytes) {
+  const size_t element = dtype_size(source.dtype);
+  const int64_t count = source.numel();
+  if (count == 0) return;
+  if (!buffer.defined()) {
+    buffer = at::empty({static_cast<int64_t>(buffer_bytes)},
+                       at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+  }
+  const int64_t per_chunk = std::max<int64_t>(1, static_cast<int64_t>(buffer_bytes / element));
+  const at::Tensor from = to_torch(source).view(-1);
+  at::Tensor to = target.view(-1);
+  for (int64_t start = 0; start < count; start += per_chunk) {
+    const int64_t n = std::min(per_chunk, count - start);
+    at::Tensor staged =
+        buffer.narrow(0, 0, n * static_cast<int64_t>(element)).view(scalar_type(source.dtype));
+    staged.copy_(from.narrow(0, start, n));
+    to.narrow(0, start, n).copy_(staged);  // blocking: the buffer is reused next
   }
 }
+
+// Places tensors according to LoadOptions; holds the staging buffer.
+class Placer {
+ public:
+  Placer(const Checkpoint& checkpoint, const LoadOptions& options)
+      : checkpoint_(checkpoint), options_(options) {}
+
+  void place(at::Tensor& target, const TensorView& source) {
+    try {
+      if (target.is_cuda()) {
+        stage_into(target, source, staging_, staging_bytes(source));
+      } else if (options_.share_mapping && target.scalar_type() == scalar_type(source.dtype) &&
+                 aligned_for(source)) {
+        share_into(target, source, checkpoint_.file_of(source));
+        return;
+      } else {
+        copy_into(target, source);
+      }
+    } catch (const c10::Error& e) {
+      throw Error(ErrorCode::kRuntime, source.file + ": copying tensor '" + source.name +
+                                           "' into the model failed: " + e.what_without_backtrace());
+    }
+    if (options_.release_copied) release_pages(source);
+  }
+
+ private:
+  // the buffer is allocated once, for the first GPU tensor: never larger than needed
+  size_t staging_bytes(const TensorView& source) {
+    if (!staging_.defined()) {
+      buffer_bytes_ = std::max(dtype_size(source.dtype), options_.staging_bytes);
+    }
+    return buffer_bytes_;
+  }
+
+  const Checkpoint& checkpoint_;
+  const LoadOptions& options_;
+  at::Tensor staging_;
+  size_t buffer_bytes_ = 0;
+};
 
 }  // namespace
 
@@ -146,7 +216,8 @@ std::string LoadReport::to_string() const {
 LoadReport load_state_dict(torch::nn::Module& module,
                            const Checkpoint& checkpoint,
                            const std::map<std::string, std::string>& aliases,
-                           const std::vector<std::string>& ignored) {
+                           const std::vector<std::string>& ignored,
+                           const LoadOptions& options) {
   LoadReport report;
   std::vector<Assignment> assignments;
   std::set<std::string> used;
@@ -175,7 +246,16 @@ LoadReport load_state_dict(torch::nn::Module& module,
   if (!report.ok()) throw_report(report, checkpoint);
 
   torch::NoGradGuard no_grad;
-  for (auto& [target, source] : assignments) copy_into(target, *source);
+  uint64_t total = 0, done = 0;
+  for (const auto& a : assignments) total += a.source->nbytes;
+  if (options.on_progress) options.on_progress(0, total);
+  Placer placer(checkpoint, options);
+  for (auto& [target, source] : assignments) {
+    placer.place(target, *source);
+    done += source->nbytes;
+    if (options.on_progress) options.on_progress(done, total);
+  }
+  report.bytes = total;
   return report;
 }
 

@@ -30,6 +30,45 @@ nlohmann::json greedy_reference(const std::string& model) {
   return nlohmann::json::parse(file);
 }
 
+nlohmann::json generation_reference(const std::string& model) {
+  const std::string path = fixtures_dir() + "/reference/" + model + "/generation.json";
+  std::ifstream file(path);
+  if (!file) {
+    ADD_FAILURE() << "missing " << path << " (run model/oracle/generation_reference.py)";
+    return nlohmann::json::object();
+  }
+  return nlohmann::json::parse(file);
+}
+
+namespace {
+
+EarlyStopping early_stopping_of(const nlohmann::json& value) {
+  if (value.is_string()) return EarlyStopping::kNever;  // "never"
+  return value.get<bool>() ? EarlyStopping::kTrue : EarlyStopping::kFalse;
+}
+
+}  // namespace
+
+GenerationOptions options_of(const nlohmann::json& c) {
+  GenerationOptions o;
+  o.prompt = c["prompt"];
+  const nlohmann::json& j = c["options"];
+  o.max_new_tokens = j.value("max_new_tokens", o.max_new_tokens);
+  o.min_new_tokens = j.value("min_new_tokens", o.min_new_tokens);
+  o.num_beams = j.value("num_beams", o.num_beams);
+  o.length_penalty = j.value("length_penalty", o.length_penalty);
+  if (j.contains("early_stopping")) o.early_stopping = early_stopping_of(j["early_stopping"]);
+  o.num_return_sequences = j.value("num_return_sequences", o.num_return_sequences);
+  o.repetition_penalty = j.value("repetition_penalty", o.repetition_penalty);
+  o.no_repeat_ngram_size = j.value("no_repeat_ngram_size", o.no_repeat_ngram_size);
+  o.do_sample = j.value("do_sample", o.do_sample);
+  o.temperature = j.value("temperature", o.temperature);
+  o.top_k = j.value("top_k", o.top_k);
+  o.top_p = j.value("top_p", o.top_p);
+  o.seed = j.value("seed", o.seed);
+  return o;
+}
+
 at::Tensor reference_tensor(const std::string& model, const std::string& key) {
   auto file =
       SafetensorsFile::open(fixtures_dir() + "/reference/" + model + "/activations.safetensors");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "blip2.h"
 #include "ppm.h"
 
 namespace blip2::testing {
@@ -16,6 +17,11 @@ std::string fixtures_dir();
 std::string model_dir(const std::string& name);
 RgbImage fixture_image(const std::string& file_name);
 nlohmann::json greedy_reference(const std::string& model);
+// reference/<model>/generation.json (beam, sample and greedy-with-processor cases)
+nlohmann::json generation_reference(const std::string& model);
+// GenerationOptions of a generation.json case; absent keys keep transformers'
+// defaults, which are also GenerationOptions' defaults.
+GenerationOptions options_of(const nlohmann::json& c);
 // A tensor of reference/<model>/activations.safetensors (a copy).
 at::Tensor reference_tensor(const std::string& model, const std::string& key);
 // max |a - b| / max |b|: the relative error used by the parity tests.

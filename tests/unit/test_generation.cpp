@@ -27,23 +27,15 @@ namespace {
 
 using testing::fixture_image;
 using testing::fixtures_dir;
+using testing::generation_reference;
 using testing::model_dir;
+using testing::options_of;
 
 // |ours - transformers| allowed for mean log-probabilities (float32 math on
 // logits that agree to ~1e-6: observed differences stay below 1e-6; the
 // references keep every decision at least min_margin_required, 1e-4, away
 // from a tie).
 constexpr double kScoreTolerance = 1e-5;
-
-nlohmann::json generation_reference(const std::string& model) {
-  const std::string path = fixtures_dir() + "/reference/" + model + "/generation.json";
-  std::ifstream file(path);
-  if (!file) {
-    ADD_FAILURE() << "missing " << path << " (run model/oracle/generation_reference.py)";
-    return nlohmann::json::object();
-  }
-  return nlohmann::json::parse(file);
-}
 
 at::Tensor stored_tensor(const std::string& path, const std::string& key) {
   auto file = SafetensorsFile::open(path);
@@ -53,33 +45,6 @@ at::Tensor stored_tensor(const std::string& path, const std::string& key) {
     return at::Tensor();
   }
   return to_torch(it->second).clone();
-}
-
-EarlyStopping early_stopping_of(const nlohmann::json& value) {
-  if (value.is_string()) return EarlyStopping::kNever;  // "never"
-  return value.get<bool>() ? EarlyStopping::kTrue : EarlyStopping::kFalse;
-}
-
-// GenerationOptions from a case; absent keys keep transformers' defaults,
-// which are also GenerationOptions' defaults.
-GenerationOptions options_of(const nlohmann::json& c) {
-  GenerationOptions o;
-  o.prompt = c["prompt"];
-  const nlohmann::json& j = c["options"];
-  o.max_new_tokens = j.value("max_new_tokens", o.max_new_tokens);
-  o.min_new_tokens = j.value("min_new_tokens", o.min_new_tokens);
-  o.num_beams = j.value("num_beams", o.num_beams);
-  o.length_penalty = j.value("length_penalty", o.length_penalty);
-  if (j.contains("early_stopping")) o.early_stopping = early_stopping_of(j["early_stopping"]);
-  o.num_return_sequences = j.value("num_return_sequences", o.num_return_sequences);
-  o.repetition_penalty = j.value("repetition_penalty", o.repetition_penalty);
-  o.no_repeat_ngram_size = j.value("no_repeat_ngram_size", o.no_repeat_ngram_size);
-  o.do_sample = j.value("do_sample", o.do_sample);
-  o.temperature = j.value("temperature", o.temperature);
-  o.top_k = j.value("top_k", o.top_k);
-  o.top_p = j.value("top_p", o.top_p);
-  o.seed = j.value("seed", o.seed);
-  return o;
 }
 
 std::vector<RgbImage> images_of(const nlohmann::json& c) {

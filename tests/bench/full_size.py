@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Full-size CPU benchmark: blip2-bench (the library's public API) against
+transformers 5 on a BLIP-2 OPT-2.7B -coco checkpoint with random weights.
+
+Run by hand (not by the test suite), on a quiet machine with ~20 GB of free
+memory and ~16 GB of free disk:
+
+  .venv/bin/python tests/bench/full_size.py [--checkpoint DIR] [--bench build/examples/blip2-bench]
+      [--threads 2] [--new-tokens 12] [--size full|mid|small]
+
+The checkpoint folder is built when it has no model.safetensors.index.json: the
+-coco config.json (the re-saved convention transformers 5 needs: 50304
+vocabulary rows, <image> = 50265 in front of the prompt; 364 px vision tower),
+the OPT tokenizer from $BLIP2_OPT_TOKENIZER_DIR plus the <image> token, a 364
+px preprocessor_config.json and two float32 shards (~15.5 GB, the tied lm_head
+stored as its own copy, as the original shards do). Weights are written tensor
+by tensor (never the whole model in memory): every matrix, embedding and the
+query tokens drawn at std 0.02 (transformers' own init leaves the vision tower
+so small that the image would not matter), biases 0, LayerNorms 1 and 0.
+--size mid (~0.7 GB) or small (~0.15 GB) builds a smaller architecture of the
+same layout instead (for testing this script, and for quick comparisons).
+
+Each side runs in its own process, float32 on the CPU with the same number of
+threads, on the same random 640x480 RGB frame, prompt "a photo of", a forced
+token count (min_new_tokens = max_new_tokens): load time, time from the start
+of loading to the end of the first caption, then one greedy and one beam-5
+caption (after that first one), per-stage times, and the peak resident memory
+split into anonymous and file-backed pages (polled from /proc every 20 ms).
+Prints one table with the ratio ours / transformers (below 1: we use less).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROMPT = "a photo of"
+SHARD_BYTES = 10 * 10 ** 9
+
+
+SIZES = {  # text, vision, qformer overrides of the full-size -coco config
+    "full": ({}, {}, {}),
+    "mid": (dict(ffn_dim=4096, hidden_size=1024, num_hidden_layers=8, num_attention_heads=16,
+                 word_embed_proj_dim=1024),
+            dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=6, num_attention_heads=8,
+                 image_size=224),
+            dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
+                 encoder_hidden_size=512)),
+    "small": (dict(ffn_dim=1024, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                   word_embed_proj_dim=256),
+              dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
+                   image_size=224),
+              dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
+                   encoder_hidden_size=256)),
+}
+
+
+def coco_config(size="full"):
+    """config.json of the -coco checkpoint (new convention; defaults elsewhere)."""
+    text = dict(_name_or_path="facebook/opt-2.7b", architectures=["OPTForCausalLM"], model_type="opt",
+                activation_function="relu", bos_token_id=2, pad_token_id=1, eos_token_id=50118,
+                do_layer_norm_before=True, enable_bias=True, ffn_dim=10240, hidden_size=2560,
+                num_hidden_layers=32, num_attention_heads=32, max_position_embeddings=2048,
+                word_embed_proj_dim=2560, vocab_size=50304, prefix="</s>", torch_dtype="float16")
+    vision = dict(model_type="blip_2_vision_model", image_size=364, layer_norm_eps=1e-6, dropout=0.0,
+                  initializer_factor=1.0, num_channels=3, projection_dim=512)
+    qformer = dict(model_type="blip_2_qformer")
+    for part, overrides in zip((text, vision, qformer), SIZES[size]):
+        part.update(overrides)
+    return {"architectures": ["Blip2ForConditionalGeneration"], "model_type": "blip-2",
+            "_name_or_path": "Salesforce/blip2-opt-2.7b-coco", "initializer_factor": 1.0,
+            "initializer_range": 0.02, "num_query_tokens": 32, "torch_dtype": "float32",
+            "image_token_index": 50265,
+            "use_decoder_only_language_model": True, "text_config": text, "vision_config": vision,
+            "qformer_config": qformer}
+
+
+def tensor_layout(config_dir):
+    """(name, shape) of every tensor of the model, from a meta-device instance."""
+    import torch
+    from transformers import Blip2Config, Blip2ForConditionalGeneration
+    config = Blip2Config.from_pretrained(config_dir)
+    with torch.device("meta"):
+        model = Blip2ForConditionalGeneration(config)
+    layout = [(name, tuple(t.shape)) for name, t in model.state_dict(keep_vars=True).items()]
+    names = {n for n, _ in layout}
+    if "language_model.lm_head.weight" not in names:  # the original shards store the tied head
+        embed = dict(layout)["language_model.model.decoder.embed_tokens.weight"]
+        layout.append(("language_model.lm_head.weight", embed))
+    return layout
+
+
+def random_values(name, shape, rng):
+    """float32 values for one tensor: LayerNorm 1/0, biases 0, all else N(0, 0.02)."""
+    lowered = name.lower()
+    if "norm" in lowered and name.endswith(".weight"):
+        return np.ones(shape, np.float32)
+    if name.endswith(".bias"):
+        return np.zeros(shape, np.float32)
+    if name == "language_model.lm_head.weight":
+        return None  # written as a copy of embed_tokens
+    return (rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02))
+
+
+def write_shards(out_dir, layout, seed=0, dtype="F32"):
+    """Two-pass writer: headers from shapes, then data tensor by tensor (F32 or F16)."""
+    rng = np.random.default_rng(seed)
+    element = {"F32": (4, np.float32), "F16": (2, np.float16)}[dtype]
+    shards, current, size = [], [], 0
+    for name, shape in layout:
+        nbytes = int(np.prod(shape, dtype=np.int64)) * element[0]
+        if current and size + nbytes > SHARD_BYTES:
+            shards.append(current)
+            current, size = [], 0
+        current.append((name, shape, nbytes))
+        size += nbytes
+    shards.append(current)
+    weight_map, embed = {}, None
+    for index, shard in enumerate(shards):
+        file_name = f"model-{index + 1:05d}-of-{len(shards):05d}.safetensors"
+        header, offset = {"__metadata__": {"format": "pt"}}, 0
+        for name, shape, nbytes in shard:
+            header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+            offset += nbytes
+            weight_map[name] = file_name
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        with open(os.path.join(out_dir, file_name), "wb") as f:
+            f.write(len(text).to_bytes(8, "little") + text)
+            for name, shape, _ in shard:
+                values = random_values(name, shape, rng)
+                if values is None:
+                    values = embed
+                if name == "language_model.model.decoder.embed_tokens.weight":
+                    embed = values
+                f.write(np.ascontiguousarray(values, dtype=element[1]).tobytes())
+        print(f"  wrote {file_name}", file=sys.stderr)
+    total = sum(n for s in shards for _, _, n in s)
+    json.dump({"metadata": {"total_size": total}, "weight_map": weight_map},
+              open(os.path.join(out_dir, "model.safetensors.index.json"), "w"), indent=2)
+
+
+def build_checkpoint(out_dir, size="full", tokenizer_dir=None, dtype="F32"):
+    """The random checkpoint folder (tokenizer files from `tokenizer_dir`, by
+    default $BLIP2_OPT_TOKENIZER_DIR)."""
+    tokenizer_dir = tokenizer_dir or os.environ.get("BLIP2_OPT_TOKENIZER_DIR")
+    if not tokenizer_dir:
+        raise SystemExit("set BLIP2_OPT_TOKENIZER_DIR to the OPT tokenizer folder")
+    os.makedirs(out_dir, exist_ok=True)
+    config = coco_config(size)
+    json.dump(config, open(os.path.join(out_dir, "config.json"), "w"), indent=2)
+    size = config["vision_config"]["image_size"]
+    json.dump({"do_normalize": True, "do_resize": True, "do_rescale": True, "do_convert_rgb": True,
+               "image_mean": [0.48145466, 0.4578275, 0.40821073],
+               "image_std": [0.26862954, 0.26130258, 0.27577711], "image_processor_type": "BlipImageProcessor",
+               "processor_class": "Blip2Processor", "resample": 3, "rescale_factor": 1 / 255,
+               "size": {"height": size, "width": size}},
+              open(os.path.join(out_dir, "preprocessor_config.json"), "w"), indent=2)
+    for name in os.listdir(tokenizer_dir):
+        if os.path.isfile(os.path.join(tokenizer_dir, name)):
+            shutil.copyfile(os.path.join(tokenizer_dir, name), os.path.join(out_dir, name))
+    json.dump({"<image>": 50265}, open(os.path.join(out_dir, "added_tokens.json"), "w"))
+    print(f"building the random checkpoint in {out_dir}", file=sys.stderr)
+    write_shards(out_dir, tensor_layout(out_dir), dtype=dtype)
+
+
+# ------------------------------------------------------------------ measuring a process
+
+class MemoryPoll:
+    """Peak RssAnon, RssFile and VmRSS of a process, polled from /proc."""
+
+    def __init__(self, pid, period=0.02):
+        self.pid, self.period, self.peak = pid, period, {"RssAnon": 0, "RssFile": 0, "VmRSS": 0}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.is_set():
+            try:
+                for line in open(f"/proc/{self.pid}/status"):
+                    key = line.split(":")[0]
+                    if key in self.peak:
+                        self.peak[key] = max(self.peak[key], int(line.split()[1]) * 1024)
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                pass
+            time.sleep(self.period)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
+def run_measured(command, env):
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    poll = MemoryPoll(process.pid)
+    out, err = process.communicate()
+    peak = poll.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err[-3000:]}")
+    return out, peak
+
+
+def write_frame(path):
+    pixels = np.random.default_rng(7).integers(0, 256, size=(480, 640, 3), dtype=np.uint8)
+    with open(path, "wb") as f:
+        f.write(pixels.tobytes())
+    return path
+
+
+TRANSFORMERS_SIDE = r'''
+import json, sys, time
+import numpy as np, torch
+from transformers import AutoTokenizer, Blip2ForConditionalGeneration
+from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+from PIL import Image
+model_dir, frame, new_tokens, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+start = time.perf_counter()  # after the imports, as ours starts after the process did
+model = Blip2ForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32,
+                                                      attn_implementation="eager").eval()
+load_ms = (time.perf_counter() - start) * 1000
+tokenizer = AutoTokenizer.from_pretrained(model_dir)
+processor = BlipImageProcessorPil.from_pretrained(model_dir)
+pixels = np.fromfile(frame, dtype=np.uint8).reshape(480, 640, 3)
+pixel_values = processor([Image.fromarray(pixels)], return_tensors="pt").pixel_values
+ids = tokenizer("a photo of", return_tensors="pt").input_ids
+cfg = model.config
+if getattr(cfg, "image_token_index", None) is not None:
+    ids = torch.cat([torch.full((1, cfg.num_query_tokens), cfg.image_token_index), ids], 1)
+
+def caption(beams):
+    with torch.no_grad():
+        out = model.generate(pixel_values=pixel_values, input_ids=ids, attention_mask=torch.ones_like(ids),
+                             max_new_tokens=new_tokens, min_new_tokens=new_tokens, num_beams=beams,
+                             do_sample=False)
+    return out[0, ids.shape[1]:].tolist()
+
+def timed(fn):
+    t = time.perf_counter(); r = fn(); return (time.perf_counter() - t) * 1000, r
+
+caption(1)
+first_ms = (time.perf_counter() - start) * 1000
+greedy_ms, greedy_ids = timed(lambda: caption(1))
+beam_ms, beam_ids = timed(lambda: caption(5))
+with torch.no_grad():
+    vision_ms, image_embeds = timed(lambda: model.vision_model(pixel_values).last_hidden_state)
+    def qformer():
+        q = model.qformer(query_embeds=model.query_tokens.expand(1, -1, -1), encoder_hidden_states=image_embeds)
+        return model.language_projection(q.last_hidden_state)
+    qformer_ms, features = timed(qformer)
+    embeds = model.get_input_embeddings()(ids)
+    if getattr(cfg, "image_token_index", None) is not None:
+        embeds[:, :cfg.num_query_tokens] = features
+    else:
+        embeds = torch.cat([features, embeds], 1)
+    prefill_ms, _ = timed(lambda: model.language_model(inputs_embeds=embeds, use_cache=True))
+decode_ms = greedy_ms - vision_ms - qformer_ms - prefill_ms
+print(json.dumps(dict(load_ms=load_ms, first_caption_ms=first_ms, greedy_ms=greedy_ms, beam5_ms=beam_ms,
+                      greedy_ids=greedy_ids, stages=dict(vision=vision_ms, qformer=qformer_ms, prefill=prefill_ms,
+                      decode_per_token=decode_ms / max(1, new_tokens - 1)))))
+'''
+
+
+def measure_transformers(model_dir, frame, args, env):
+    out, peak = run_measured([sys.executable, "-c", TRANSFORMERS_SIDE, model_dir, frame,
+                              str(args.new_tokens), str(args.threads)], env)
+    return json.loads(out.strip().splitlines()[-1]), peak
+
+
+def measure_ours(model_dir, args, env):
+    work = tempfile.mkdtemp(prefix="blip2-full-")
+    try:
+        report = os.path.join(work, "ours.json")
+        _, peak = run_measured([args.bench, "--model", model_dir, "--device", "cpu", "--dtype", "float32",
+                                "--batches", "1", "--beams", "1,5", "--new-tokens", str(args.new_tokens),
+                                "--iters", "1", "--warmup", "0", "--frame", "640x480", "--frame-format", "rgb",
+                                "--json", report], env)
+        return json.load(open(report)), peak
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def row(name, ours, theirs, unit):
+    ratio = ours / theirs if theirs else float("nan")
+    return f"| {name} | {ours:,.1f} {unit} | {theirs:,.1f} {unit} | {ratio:.2f} |"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default=os.path.expanduser("~/.cache/blip2caption/blip2-opt-2.7b-coco-random"))
+    ap.add_argument("--bench", default=os.path.join(ROOT, "build", "examples", "blip2-bench"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--new-tokens", type=int, default=12)
+    ap.add_argument("--size", choices=list(SIZES), default="full", help="the architecture to build")
+    args = ap.parse_args()
+    if not os.path.exists(os.path.join(args.checkpoint, "model.safetensors.index.json")):
+        build_checkpoint(args.checkpoint, args.size)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    work = tempfile.mkdtemp(prefix="blip2-full-frame-")
+    try:
+        frame = write_frame(os.path.join(work, "frame.rgb"))
+        print("ours ...", file=sys.stderr)
+        ours, our_peak = measure_ours(args.checkpoint, args, env)
+        print("transformers ...", file=sys.stderr)
+        theirs, their_peak = measure_transformers(args.checkpoint, frame, args, env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    runs = {r["beams"]: r for r in ours["runs"]}
+    gib = 2 ** 30
+    lines = [f"CPU, {args.threads} threads, float32, {args.new_tokens} new tokens (forced), batch 1, "
+             f"{ours['weight_bytes'] / 1e9:.2f} GB of weights; ours: blip2-bench (decode step "
+             f"{ours['decode_step']}), transformers: generate (eager attention)",
+             "", "| | ours | transformers | ours / transformers |", "|---|---|---|---|",
+             row("load", ours["load_ms"], theirs["load_ms"], "ms"),
+             row("load + first caption", ours["first_caption_ms"], theirs["first_caption_ms"], "ms"),
+             row("greedy caption", runs[1]["caption_ms"], theirs["greedy_ms"], "ms"),
+             row("beam-5 caption", runs[5]["caption_ms"], theirs["beam5_ms"], "ms"),
+             row("peak RSS", our_peak["VmRSS"] / gib, their_peak["VmRSS"] / gib, "GiB"),
+             row("peak anonymous", our_peak["RssAnon"] / gib, their_peak["RssAnon"] / gib, "GiB"),
+             row("peak file-backed", our_peak["RssFile"] / gib, their_peak["RssFile"] / gib, "GiB"),
+             row("vision encoder", runs[1]["stages_ms"]["vision"], theirs["stages"]["vision"], "ms"),
+             row("Q-Former + projection", runs[1]["stages_ms"]["qformer"], theirs["stages"]["qformer"], "ms"),
+             row("prefill", runs[1]["stages_ms"]["prefill"], theirs["stages"]["prefill"], "ms"),
+             row("decode per token", runs[1]["decode_per_token_ms"], theirs["stages"]["decode_per_token"], "ms"),
+             "", f"ours preprocess {runs[1]['stages_ms']['preprocess']:.1f} ms; the peaks are the largest "
+             "values polled every 20 ms (anonymous and file-backed peak separately)."]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
