@@ -1,0 +1,141 @@
+// batch_scheduler.cpp — forming batches of equal requests from many threads.
+#include "batch_scheduler.h"
+
+#include <algorithm>
+#include <exception>
+#include <future>
+#include <map>
+#include <tuple>
+
+namespace blip2 {
+namespace {
+
+// Requests decode together only when every decoding setting is the same.
+bool same_generation(const GenerationOptions& a, const GenerationOptions& b) {
+  auto fields = [](const GenerationOptions& o) {
+    return std::tie(o.prompt, o.max_new_tokens, o.min_new_tokens, o.num_beams, o.length_penalty,
+                    o.early_stopping, o.num_return_sequences, o.repetition_penalty,
+                    o.no_repeat_ngram_size, o.do_sample, o.temperature, o.top_k, o.top_p, o.seed);
+  };
+  return fields(a) == fields(b);
+}
+
+}  // namespace
+
+struct BatchScheduler::Request {
+  const ImageView* image;
+  const GenerationOptions* options;
+  std::chrono::steady_clock::time_point arrival;
+  std::promise<Caption> result;
+};
+
+BatchScheduler::BatchScheduler(std::shared_ptr<const Model> model, Settings settings)
+    : settings_(settings), captioner_(std::make_unique<Captioner>(std::move(model))) {
+  if (settings_.max_batch < 1) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "max_batch must be at least 1 (got " + std::to_string(settings_.max_batch) + ")");
+  }
+  if (settings_.max_wait.count() < 0) {
+    throw Error(ErrorCode::kInvalidArgument, "the batch wait must not be negative");
+  }
+  worker_ = std::thread([this] { run(); });
+}
+
+BatchScheduler::~BatchScheduler() {
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  worker_.join();
+  for (Request* r : waiting_) {
+    r->result.set_exception(
+        std::make_exception_ptr(Error(ErrorCode::kRuntime, "the batch scheduler was stopped")));
+  }
+}
+
+Caption BatchScheduler::caption(const ImageView& image, const GenerationOptions& options) {
+  Request request{&image, &options, std::chrono::steady_clock::now(), {}};
+  std::future<Caption> result = request.result.get_future();
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    if (stopping_) throw Error(ErrorCode::kRuntime, "the batch scheduler was stopped");
+    waiting_.push_back(&request);
+  }
+  wake_.notify_all();
+  return result.get();
+}
+
+BatchScheduler::Counters BatchScheduler::counters() const {
+  std::lock_guard<std::mutex> guard(lock_);
+  return counters_;
+}
+
+std::deque<BatchScheduler::Request*> BatchScheduler::next_batch(
+    std::unique_lock<std::mutex>& lock) {
+  wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+  if (stopping_) return {};
+  const Request* first = waiting_.front();
+  const bool alone = first->options->do_sample || settings_.max_batch == 1;
+  auto companions = [&] {
+    return std::count_if(waiting_.begin(), waiting_.end(), [&](const Request* r) {
+      return same_generation(*r->options, *first->options);
+    });
+  };
+  if (!alone) {
+    wake_.wait_until(lock, first->arrival + settings_.max_wait, [&] {
+      return stopping_ || companions() >= settings_.max_batch;
+    });
+    if (stopping_) return {};
+  }
+  std::deque<Request*> batch;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    const bool fits = static_cast<int32_t>(batch.size()) < (alone ? 1 : settings_.max_batch);
+    if (fits && same_generation(*(*it)->options, *first->options)) {
+      batch.push_back(*it);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return batch;
+}
+
+void BatchScheduler::caption_batch(const std::deque<Request*>& batch) {
+  std::vector<ImageView> images;
+  for (const Request* r : batch) images.push_back(*r->image);
+  try {
+    std::vector<Caption> captions = captioner_->caption(images, *batch.front()->options);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->result.set_value(std::move(captions[i]));
+  } catch (...) {
+    for (Request* r : batch) r->result.set_exception(std::current_exception());
+  }
+}
+
+void BatchScheduler::run() {
+  std::unique_lock<std::mutex> lock(lock_);
+  while (true) {
+    std::deque<Request*> batch = next_batch(lock);
+    if (batch.empty()) return;
+    counters_.batches += 1;
+    counters_.captions += batch.size();
+    counters_.largest = std::max(counters_.largest, static_cast<uint32_t>(batch.size()));
+    lock.unlock();
+    caption_batch(batch);
+    lock.lock();
+  }
+}
+
+std::shared_ptr<BatchScheduler> BatchScheduler::shared(const std::shared_ptr<const Model>& model,
+                                                       const Settings& settings) {
+  static std::mutex mutex;
+  static std::map<const Model*, std::weak_ptr<BatchScheduler>> schedulers;
+  std::lock_guard<std::mutex> guard(mutex);
+  std::weak_ptr<BatchScheduler>& slot = schedulers[model.get()];
+  if (auto existing = slot.lock()) return existing;
+  auto created = std::make_shared<BatchScheduler>(model, settings);
+  slot = created;
+  return created;
+}
+
+}  // namespace blip2
