@@ -291,7 +291,8 @@ def measure_ours(model_dir, args, env):
 
 def row(name, ours, theirs, unit):
     ratio = ours / theirs if theirs else float("nan")
-    return f"| {name} | {ours:,.1f} {unit} | {theirs:,.1f} {unit} | {ratio:.2f} |"
+    digits = 2 if unit == "GiB" else 1
+    return f"| {name} | {ours:,.{digits}f} {unit} | {theirs:,.{digits}f} {unit} | {ratio:.2f} |"
 
 
 def main():
