@@ -27,19 +27,24 @@ namespace blip2caption {
 
 inline constexpr uint64_t kNoTime = UINT64_MAX;  // as GST_CLOCK_TIME_NONE
 
-class LumaThumbnail {
+class LumaThumbnail
+{
  public:
-  static constexpr int kSide = 16;           // cells per row and per column
-  static constexpr int kSamplesPerSide = 16;  // luma samples per cell, per axis
+  static constexpr int kSide = 16;                  // cells per row and per column
+  static constexpr int kSamplesPerSide = 16;        // luma samples per cell, per axis
   static constexpr double kBrightnessWeight = 0.5;  // weight of a global brightness change
 
   // The thumbnail of `image`; an empty image (0x0) gives an all-zero one.
-  static LumaThumbnail of(const blip2::ImageView& image);
+  static LumaThumbnail of (const blip2::ImageView &image);
 
   // 0 for equal thumbnails; at most 1.
-  double distance(const LumaThumbnail& other) const;
+  double distance (const LumaThumbnail &other) const;
 
-  uint8_t cell(int x, int y) const { return cells_[y * kSide + x]; }
+  uint8_t
+  cell (int x, int y) const
+  {
+    return cells_[y * kSide + x];
+  }
 
  private:
   std::array<uint8_t, kSide * kSide> cells_{};
@@ -54,19 +59,23 @@ enum class ChangeVerdict {
   kTooSoon,    // less than min_interval since the last caption: not tested, not captioned
 };
 
-inline bool verdict_captions(ChangeVerdict v) {
+inline bool
+verdict_captions (ChangeVerdict v)
+{
   return v == ChangeVerdict::kFirst || v == ChangeVerdict::kChanged || v == ChangeVerdict::kMaxGap;
 }
 
-struct ChangeSettings {
-  uint64_t min_interval = 0;         // ns; shortest gap between captions
-  uint64_t max_interval = kNoTime;   // ns; longest gap; 0 = every frame, kNoTime = none
-  double threshold = 0.0;            // distance that counts as a change
+struct ChangeSettings
+{
+  uint64_t min_interval = 0;        // ns; shortest gap between captions
+  uint64_t max_interval = kNoTime;  // ns; longest gap; 0 = every frame, kNoTime = none
+  double threshold = 0.0;           // distance that counts as a change
 };
 
 // The sampling decision of the change mode. Times are stream-time
 // nanoseconds (kNoTime = unknown). Overflow-safe for any interval value.
-class ChangeSampler {
+class ChangeSampler
+{
  public:
   // Default threshold, chosen with tests/bench/change_threshold.py (see
   // docs/change-detection.md): above the largest distance measured within a
@@ -78,15 +87,23 @@ class ChangeSampler {
   // Decides for the frame at `pts`. `thumbnail` is called only when the
   // frame is tested or captioned (never for kTooSoon), so a frame that is
   // too soon costs no pixel reads.
-  ChangeVerdict decide(uint64_t pts,
-                       const ChangeSettings& settings,
-                       const std::function<LumaThumbnail()>& thumbnail);
+  ChangeVerdict decide (uint64_t pts,
+                        const ChangeSettings &settings,
+                        const std::function<LumaThumbnail ()> &thumbnail);
 
   // The distance measured by the last decide() that tested (-1 if none).
-  double last_distance() const { return last_distance_; }
+  double
+  last_distance () const
+  {
+    return last_distance_;
+  }
 
   // Forget the reference frame (new segment, flush).
-  void reset() { *this = ChangeSampler(); }
+  void
+  reset ()
+  {
+    *this = ChangeSampler ();
+  }
 
  private:
   bool have_reference_ = false;

@@ -12,8 +12,8 @@
 //   change-thumbnails --time WIDTH HEIGHT     (microseconds per thumbnail)
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <vector>
@@ -42,10 +42,11 @@ int time_thumbnail(int width, int height) {
     sink += t.distance(previous);
     previous = t;
   }
-  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                  .count() / runs;
-  std::printf("%dx%d I420: %.1f us per thumbnail and distance (checksum %.3f)\n", width, height,
-              us, sink);
+  double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+      runs;
+  std::printf("%dx%d I420: %.1f us per thumbnail and distance (checksum %.3f)\n", width, height, us,
+              sink);
   return 0;
 }
 
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
   using blip2caption::LumaThumbnail;
   LumaThumbnail previous;
   bool first = true;
-  while (in.read(reinterpret_cast<char*>(frame.data()), static_cast<std::streamsize>(frame.size()))) {
+  while (
+      in.read(reinterpret_cast<char*>(frame.data()), static_cast<std::streamsize>(frame.size()))) {
     blip2::ImageView view;
     view.format = blip2::PixelFormat::kI420;
     view.width = width;

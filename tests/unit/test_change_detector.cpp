@@ -68,16 +68,28 @@ Stored store(const Picture& pic, PixelFormat format) {
     s.view.strides[0] = stride;
   };
   switch (format) {
-    case PixelFormat::kRGB: packed(3, 0, 1, 2); break;
-    case PixelFormat::kBGR: packed(3, 2, 1, 0); break;
+    case PixelFormat::kRGB:
+      packed(3, 0, 1, 2);
+      break;
+    case PixelFormat::kBGR:
+      packed(3, 2, 1, 0);
+      break;
     case PixelFormat::kRGBA:
-    case PixelFormat::kRGBx: packed(4, 0, 1, 2); break;
+    case PixelFormat::kRGBx:
+      packed(4, 0, 1, 2);
+      break;
     case PixelFormat::kBGRA:
-    case PixelFormat::kBGRx: packed(4, 2, 1, 0); break;
+    case PixelFormat::kBGRx:
+      packed(4, 2, 1, 0);
+      break;
     case PixelFormat::kARGB:
-    case PixelFormat::kxRGB: packed(4, 1, 2, 3); break;
+    case PixelFormat::kxRGB:
+      packed(4, 1, 2, 3);
+      break;
     case PixelFormat::kABGR:
-    case PixelFormat::kxBGR: packed(4, 3, 2, 1); break;
+    case PixelFormat::kxBGR:
+      packed(4, 3, 2, 1);
+      break;
     case PixelFormat::kGRAY8:
     case PixelFormat::kI420:
     case PixelFormat::kNV12: {
@@ -91,7 +103,9 @@ Stored store(const Picture& pic, PixelFormat format) {
         }
       s.view.strides[0] = stride;
       // Chroma planes with values that must not matter.
-      for (int plane = 1; plane < (format == PixelFormat::kI420 ? 3 : format == PixelFormat::kNV12 ? 2 : 1);
+      for (int plane = 1; plane < (format == PixelFormat::kI420   ? 3
+                                   : format == PixelFormat::kNV12 ? 2
+                                                                  : 1);
            ++plane) {
         s.planes[plane].assign(static_cast<size_t>(w) * h, static_cast<uint8_t>(37 * plane));
         s.view.strides[plane] = w;
@@ -99,8 +113,7 @@ Stored store(const Picture& pic, PixelFormat format) {
       break;
     }
   }
-  for (int p = 0; p < 3; ++p)
-    s.view.planes[p] = s.planes[p].empty() ? nullptr : s.planes[p].data();
+  for (int p = 0; p < 3; ++p) s.view.planes[p] = s.planes[p].empty() ? nullptr : s.planes[p].data();
   return s;
 }
 
@@ -138,9 +151,10 @@ TEST(LumaThumbnail, CellsFollowThePictureLayout) {
 TEST(LumaThumbnail, EveryFormatGivesNearlyTheSameThumbnail) {
   Picture pic = gradient(200, 120);
   LumaThumbnail reference = LumaThumbnail::of(store(pic, PixelFormat::kRGB).view);
-  for (PixelFormat f : {PixelFormat::kBGR, PixelFormat::kRGBA, PixelFormat::kBGRA, PixelFormat::kRGBx,
-                        PixelFormat::kBGRx, PixelFormat::kxRGB, PixelFormat::kxBGR, PixelFormat::kARGB,
-                        PixelFormat::kABGR, PixelFormat::kI420, PixelFormat::kNV12}) {
+  for (PixelFormat f :
+       {PixelFormat::kBGR, PixelFormat::kRGBA, PixelFormat::kBGRA, PixelFormat::kRGBx,
+        PixelFormat::kBGRx, PixelFormat::kxRGB, PixelFormat::kxBGR, PixelFormat::kARGB,
+        PixelFormat::kABGR, PixelFormat::kI420, PixelFormat::kNV12}) {
     Stored s = store(pic, f);
     EXPECT_EQ(LumaThumbnail::of(s.view).distance(reference), 0.0) << static_cast<int>(f);
   }
@@ -201,7 +215,9 @@ TEST(LumaThumbnail, SensorNoiseStaysFarBelowTheDefaultThreshold) {
   std::mt19937 rng(7);
   std::normal_distribution<double> noise(0.0, 6.0);
   Picture noisy(640, 360, [&](int x, int y) {
-    auto n = [&](uint8_t v) { return static_cast<uint8_t>(std::clamp(v + noise(rng), 0.0, 255.0)); };
+    auto n = [&](uint8_t v) {
+      return static_cast<uint8_t>(std::clamp(v + noise(rng), 0.0, 255.0));
+    };
     const uint8_t* p = pic.at(x, y);
     return std::tuple<uint8_t, uint8_t, uint8_t>(n(p[0]), n(p[1]), n(p[2]));
   });
@@ -237,7 +253,8 @@ TEST(ChangeSampler, CaptionsTheFirstFrameThenOnlyChanges) {
   Feed f;
   ChangeSettings s = settings(0, kNoTime);
   EXPECT_EQ(f.frame(0, false, s), ChangeVerdict::kFirst);
-  for (int i = 1; i < 10; ++i) EXPECT_EQ(f.frame(i * 40 * kMs, false, s), ChangeVerdict::kUnchanged);
+  for (int i = 1; i < 10; ++i)
+    EXPECT_EQ(f.frame(i * 40 * kMs, false, s), ChangeVerdict::kUnchanged);
   EXPECT_EQ(f.frame(400 * kMs, true, s), ChangeVerdict::kChanged);
   EXPECT_NEAR(f.sampler.last_distance(), 0.5 * 219.0 / 255.0, 1e-9);  // black to white
   // The reference is now B: B again is no change, A is one.

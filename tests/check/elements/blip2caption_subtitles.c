@@ -12,10 +12,10 @@
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/check/gstcheck.h>
-
-#include "check_common.h"
 #include <string.h>
 #include <unistd.h>
+
+#include "check_common.h"
 
 #define MS (GST_MSECOND)
 
@@ -130,7 +130,7 @@ collect_cue (GstElement *sink, GPtrArray *cues)
   cue->text = g_strndup ((const gchar *)map.data, map.size);
   cue->start = GST_BUFFER_PTS (buf);
   cue->end = GST_BUFFER_DURATION_IS_VALID (buf) ? cue->start + GST_BUFFER_DURATION (buf)
-                                                 : GST_CLOCK_TIME_NONE;
+                                                : GST_CLOCK_TIME_NONE;
   gst_buffer_unmap (buf, &map);
   g_ptr_array_add (cues, cue);
   gst_sample_unref (sample);
@@ -301,8 +301,8 @@ static const gchar *const kPatterns[] = {"smpte", "pinwheel", "circular"};
 static const guint kCuts[] = {30, 60};
 #define CLIP_FRAMES 90
 #define CLIP_END (9 * GST_SECOND)
-#define CLIP_SOURCE                                                                    \
-  "videotestsrc name=v num-buffers=90 pattern=smpte ! "                                 \
+#define CLIP_SOURCE                                     \
+  "videotestsrc name=v num-buffers=90 pattern=smpte ! " \
   "video/x-raw,format=I420,width=64,height=48,framerate=10/1 ! "
 #define CHANGE_PROPS \
   "sampling=change min-interval=500000000 interval=100000000000 max-new-tokens=6 min-new-tokens=2"
@@ -323,10 +323,11 @@ check_change_mode_file (const gchar *encoder, const gchar *suffix)
 {
   gchar *model = tiny_model ();
   gchar *path = temp_file (suffix);
-  GstElement *p = parse_pipeline (CLIP_SOURCE "blip2caption name=c model=\"%s\" device=cpu "
-                                  CHANGE_PROPS " ! fakesink c.text_src ! queue ! %s ! "
+  GstElement *p =
+      parse_pipeline (CLIP_SOURCE "blip2caption name=c model=\"%s\" device=cpu " CHANGE_PROPS
+                                  " ! fakesink c.text_src ! queue ! %s ! "
                                   "filesink location=\"%s\"",
-                                  model, encoder, path);
+                      model, encoder, path);
   Cutter cutter = clip_cutter ();
   GPtrArray *captions = run (p, &cutter, NULL);
   GstElement *c = gst_bin_get_by_name (GST_BIN (p), "c");
@@ -372,9 +373,9 @@ GST_START_TEST (test_change_mode_webvtt)
 
 GST_END_TEST;
 
-/* A still picture (pinwheel: smpte has a noisy corner) in clock mode: every caption is the same, the text stream
- * gives one cue over the whole clip, the messages report every caption and
- * flag the repeats; with merge-repeats=false each caption is a cue. */
+/* A still picture (pinwheel: smpte has a noisy corner) in clock mode: every caption is the same,
+ * the text stream gives one cue over the whole clip, the messages report every caption and flag the
+ * repeats; with merge-repeats=false each caption is a cue. */
 GST_START_TEST (test_repeats_extend_one_cue)
 {
   gchar *model = tiny_model ();
@@ -499,7 +500,8 @@ GST_START_TEST (test_offline_change_mode_is_deterministic)
   GPtrArray *runs_captions[2], *runs_cues[2];
   for (gint r = 0; r < 2; r++) {
     runs_cues[r] = g_ptr_array_new_with_free_func ((GDestroyNotify)cue_free);
-    GstElement *p = parse_pipeline (CLIP_SOURCE "blip2caption name=c model=\"%s\" device=cpu "
+    GstElement *p = parse_pipeline (CLIP_SOURCE
+                                    "blip2caption name=c model=\"%s\" device=cpu "
                                     "mode=offline " CHANGE_PROPS
                                     " ! fakesink c.text_src ! queue ! appsink name=text",
                                     model);
@@ -509,7 +511,8 @@ GST_START_TEST (test_offline_change_mode_is_deterministic)
   }
   fail_unless_equals_int (runs_captions[0]->len, runs_captions[1]->len);
   for (guint i = 0; i < runs_captions[0]->len; i++) {
-    Caption *a = g_ptr_array_index (runs_captions[0], i), *b = g_ptr_array_index (runs_captions[1], i);
+    Caption *a = g_ptr_array_index (runs_captions[0], i),
+            *b = g_ptr_array_index (runs_captions[1], i);
     fail_unless_equals_string (a->text, b->text);
     fail_unless_equals_uint64 (a->pts, b->pts);
   }
@@ -568,11 +571,13 @@ GST_START_TEST (test_live_change_mode_never_blocks_video)
       "fakesink sync=true c.text_src ! queue ! fakesink sync=true async=false",
       model);
   static const guint cuts[] = {10, 20, 30, 40, 50};
-  static const gchar *const patterns[] = {"smpte", "pinwheel", "circular", "gradient", "spokes", "red"};
+  static const gchar *const patterns[] = {"smpte",    "pinwheel", "circular",
+                                          "gradient", "spokes",   "red"};
   Cutter cutter = {NULL, 0, patterns, cuts, G_N_ELEMENTS (cuts)};
   GstElement *c = gst_bin_get_by_name (GST_BIN (p), "c");
   Stopwatch w = {0, 0, 0};
-  GstPad *sink = gst_element_get_static_pad (c, "sink"), *src = gst_element_get_static_pad (c, "src");
+  GstPad *sink = gst_element_get_static_pad (c, "sink"),
+         *src = gst_element_get_static_pad (c, "src");
   gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, enter_probe, &w, NULL);
   gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, leave_probe, &w, NULL);
   GPtrArray *captions = run (p, &cutter, NULL);
@@ -656,14 +661,15 @@ int
 main (int argc, char **argv)
 {
   gst_check_init (&argc, &argv);
-  const gchar *needed[] = {"videotestsrc", "srtenc", "webvttenc", "subparse", "appsink",
-                           "textoverlay", "videoconvert", "matroskamux"};
+  const gchar *needed[] = {"videotestsrc", "srtenc",      "webvttenc",    "subparse",
+                           "appsink",      "textoverlay", "videoconvert", "matroskamux"};
   for (guint i = 0; i < G_N_ELEMENTS (needed); i++) {
     GstElementFactory *factory = gst_element_factory_find (needed[i]);
     if (factory == NULL) {
-      g_print ("SKIP: the element %s is not installed (Debian: gstreamer1.0-plugins-bad, "
-               "gstreamer1.0-plugins-good, gstreamer1.0-x)\n",
-               needed[i]);
+      g_print (
+          "SKIP: the element %s is not installed (Debian: gstreamer1.0-plugins-bad, "
+          "gstreamer1.0-plugins-good, gstreamer1.0-x)\n",
+          needed[i]);
       return 77;
     }
     gst_object_unref (factory);
