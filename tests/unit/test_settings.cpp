@@ -146,6 +146,33 @@ TEST (Settings, EnumTypesArePluginApi)
   gst_init (nullptr, nullptr);
   mark_settings_types_as_plugin_api ();
   for (GType t : {GST_TYPE_BLIP2_CAPTION_MODE, GST_TYPE_BLIP2_CAPTION_DTYPE,
-                  GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING})
+                  GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING, GST_TYPE_BLIP2_CAPTION_SAMPLING})
     EXPECT_TRUE (gst_type_is_plugin_api (t, nullptr)) << g_type_name (t);
+}
+
+// The change sampler gets min-interval, interval (the longest gap) and
+// change-threshold; the cue track the subtitle-text properties.
+TEST (Settings, SubtitlePropertiesReachTheCores)
+{
+  Settings s;
+  EXPECT_EQ (s.cues.min_duration, GST_SECOND);
+  EXPECT_TRUE (s.cues.merge_repeats);
+  EXPECT_FALSE (s.cues.raw);
+  set (s, "min-interval", G_TYPE_UINT64, [] (GValue *v) { g_value_set_uint64 (v, 2 * GST_SECOND); });
+  set (s, "interval", G_TYPE_UINT64, [] (GValue *v) { g_value_set_uint64 (v, 9 * GST_SECOND); });
+  set (s, "change-threshold", G_TYPE_DOUBLE, [] (GValue *v) { g_value_set_double (v, 0.2); });
+  blip2caption::ChangeSettings c = change_settings (s);
+  EXPECT_EQ (c.min_interval, 2 * GST_SECOND);
+  EXPECT_EQ (c.max_interval, 9 * GST_SECOND);
+  EXPECT_EQ (c.threshold, 0.2);
+  set (s, "max-line-length", G_TYPE_UINT, [] (GValue *v) { g_value_set_uint (v, 30); });
+  set (s, "max-lines", G_TYPE_UINT, [] (GValue *v) { g_value_set_uint (v, 1); });
+  set (s, "raw-text", G_TYPE_BOOLEAN, [] (GValue *v) { g_value_set_boolean (v, TRUE); });
+  set (s, "merge-repeats", G_TYPE_BOOLEAN, [] (GValue *v) { g_value_set_boolean (v, FALSE); });
+  set (s, "reading-rate", G_TYPE_DOUBLE, [] (GValue *v) { g_value_set_double (v, 17.0); });
+  EXPECT_EQ (s.cues.style.max_line_length, 30);
+  EXPECT_EQ (s.cues.style.max_lines, 1);
+  EXPECT_TRUE (s.cues.raw);
+  EXPECT_FALSE (s.cues.merge_repeats);
+  EXPECT_EQ (s.cues.reading_rate, 17.0);
 }
