@@ -128,6 +128,7 @@ std::vector<uint64_t> AsyncCaptioner::flush() {
     if (busy_ && !discard_current_) {
       discard_current_ = true;
       dropped.push_back(current_id_);
+      if (current_cancel_) current_cancel_->store(true);
     }
     ++interruptions_;
   }
@@ -154,6 +155,7 @@ void AsyncCaptioner::stop() {
       stopping_ = true;
       waiting_.reset();
       discard_current_ = true;
+      if (current_cancel_) current_cancel_->store(true);
       ++interruptions_;
     }
   }
@@ -178,6 +180,8 @@ void AsyncCaptioner::run() {
     busy_ = true;
     discard_current_ = false;
     current_id_ = request.id;
+    if (!request.options.cancel) request.options.cancel = std::make_shared<std::atomic<bool>>(false);
+    current_cancel_ = request.options.cancel;
     lk.unlock();
 
     CaptionResult result;
@@ -211,6 +215,7 @@ void AsyncCaptioner::run() {
     }
     busy_ = false;
     discard_current_ = false;
+    current_cancel_.reset();
     finished_.notify_all();
   }
 }

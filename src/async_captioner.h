@@ -16,6 +16,7 @@
 // the worker keeps running. Nothing here needs GStreamer or torch headers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -80,10 +81,10 @@ class AsyncCaptioner {
   // request's own id (dropped).
   std::optional<uint64_t> submit(CaptionRequest request);
 
-  // Drops the waiting request and the result of the caption in progress (it
-  // runs to its end, but its result is not delivered unless the callback
-  // had already started). Returns the ids
-  // dropped. Does not wait.
+  // Drops the waiting request and the result of the caption in progress,
+  // which is cancelled (GenerationOptions::cancel: it stops before its next
+  // decoding step; its result is not delivered unless the callback had
+  // already started). Returns the ids dropped. Does not wait.
   std::vector<uint64_t> flush();
 
   // Waits until nothing is waiting or in progress and every result has been
@@ -91,7 +92,8 @@ class AsyncCaptioner {
   // stop() was called meanwhile.
   bool drain(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
 
-  // Drops everything, waits for the caption in progress and joins the worker.
+  // Drops everything, cancels the caption in progress, waits for it to stop
+  // (one decoding step at most) and joins the worker.
   // Idempotent; no callback runs after it returns.
   void stop();
 
@@ -111,6 +113,9 @@ class AsyncCaptioner {
   bool busy_ = false;             // a caption is in progress
   bool discard_current_ = false;  // flush() since it started
   uint64_t current_id_ = 0;
+  // the cancel flag of the caption in progress (the request's own, or one
+  // made for it when it had none)
+  std::shared_ptr<std::atomic<bool>> current_cancel_;
   uint64_t interruptions_ = 0;  // flush() and stop() calls, for drain()
   bool stopping_ = false;
   std::thread worker_;

@@ -14,6 +14,7 @@
 // reported as blip2::Error; nothing here aborts, exits or prints to stdout.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,9 @@ struct ModelOptions {
   //   dynamic - the plain decoder loop over a growing cache
   //   auto    - graph on CUDA, dynamic on the CPU (the faster there)
   std::string decode_step = "auto";
+  // Scan every loaded parameter for NaN/Inf and refuse a checkpoint holding
+  // any (docs/reliability.md gives the cost: one pass over the weights).
+  bool check_finite = true;
 };
 
 // What a loaded checkpoint is; filled by Model::load.
@@ -89,6 +93,10 @@ struct GenerationOptions {
   int32_t top_k = 50;              // 0 = no top-k filter
   double top_p = 1.0;              // 1.0 = no nucleus filter
   uint64_t seed = 0;               // same seed, same device -> same caption
+  // Set *cancel to true from any thread to abort a caption in flight: the
+  // call then throws Error(kCancelled) before its next decoding step. Null:
+  // not cancellable. A set flag also refuses later calls until it is cleared.
+  std::shared_ptr<std::atomic<bool>> cancel;
 };
 
 struct Sequence {

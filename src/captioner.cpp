@@ -6,9 +6,12 @@
 #include <chrono>
 
 #include "captioner_state.h"
+#include "decode_limits.h"
 #include "generation.h"
 #include "generation_options.h"
+#include "guarded_decoder.h"
 #include "model_impl.h"
+#include "torch_error.h"
 
 namespace blip2 {
 namespace {
@@ -30,6 +33,12 @@ void validate_lengths(const GenerationOptions& options, const Model::Impl& m, si
             std::to_string(m.config.text_config.max_position_embeddings) +
             " positions of the language model");
   }
+}
+
+DecodeFootprint footprint(const Model::Impl& m, size_t batch, size_t n_input_ids) {
+  return {static_cast<int64_t>(batch),
+          static_cast<int64_t>(n_input_ids) + m.config.num_query_tokens,
+          static_cast<int64_t>(c10::elementSize(m.dtype))};
 }
 
 std::string clean_caption(const std::string& text) {
@@ -134,6 +143,9 @@ std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
   const std::vector<int64_t> input_ids = m.input_ids_for(options.prompt);
   validate_lengths(options, m, input_ids.size());
   validate_generation_options(options);
+  check_decode_memory(options, m.config, footprint(m, images.size(), input_ids.size()),
+                      default_decode_budget_bytes());
+  throw_if_cancelled(options.cancel.get());
   try {
     c10::InferenceMode guard;
     StageClock clock(m.device);
@@ -152,7 +164,7 @@ std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
         static_cast<int64_t>(input_ids.size()) + options.max_new_tokens,
         request.inputs_embeds.options());
     TimedDecoder timed(decoder, clock);
-    const DecodeResult decoded = decode(timed, request);
+    const DecodeResult decoded = guarded_decode(timed, request);  // cancel, NaN/Inf
     state_->report_capture_failure();
     timings.prefill_ms = timed.prefill_ms();
     timings.decode_ms = clock.lap() - timed.prefill_ms();
@@ -167,10 +179,8 @@ std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
       captions.back().timings = timings;
     }
     return captions;
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Error(ErrorCode::kRuntime, std::string("captioning failed: ") + e.what());
+  } catch (...) {  // c10::Error and friends, on one line
+    rethrow_as_blip2_error("captioning failed");
   }
 }
 

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "file_check.h"
 
 namespace blip2 {
 namespace {
@@ -295,9 +296,11 @@ json parse_json(const std::string& text, const std::string& origin) {
 
 std::string read_text_file(const std::string& path) {
   std::error_code ec;
+  if (auto problem = unusable_file_entry(path)) {
+    throw Error(ErrorCode::kInvalidFormat, path + ": " + *problem);
+  }
   if (!std::filesystem::is_regular_file(path, ec)) {
-    throw Error(ErrorCode::kNotFound,
-                path + ": config file not found (missing or not a regular file)");
+    throw Error(ErrorCode::kNotFound, path + ": config file not found");
   }
   if (std::filesystem::file_size(path, ec) > kMaxConfigBytes) {
     throw Error(ErrorCode::kInvalidFormat, path + ": file is unreasonably large for a config");

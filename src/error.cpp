@@ -16,6 +16,8 @@ const char* error_code_name(ErrorCode code) {
       return "invalid-argument";
     case ErrorCode::kRuntime:
       return "runtime";
+    case ErrorCode::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }

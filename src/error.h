@@ -17,6 +17,7 @@ enum class ErrorCode {
   kUnsupported,      // valid but not supported here (dtype, device, format)
   kInvalidArgument,  // a bad value passed by the caller
   kRuntime,          // anything else that failed while running
+  kCancelled,        // the caller cancelled the call (GenerationOptions::cancel)
 };
 
 // Short stable name of a code ("not-found", "invalid-format", ...).

@@ -10,11 +10,14 @@
 #include <mutex>
 #include <tuple>
 
+#include "config_check.h"
 #include "generation_options.h"
 #include "log.h"
 #include "model_impl.h"
 #include "safetensors.h"
 #include "state_dict.h"
+#include "torch_error.h"
+#include "weight_check.h"
 
 namespace blip2 {
 namespace {
@@ -156,10 +159,12 @@ ImageProcessorConfig read_image_config(const std::string& path, const Blip2Confi
   return image_config;
 }
 
+std::string config_path(const std::string& dir) { return (fs::path(dir) / "config.json").string(); }
+
 std::unique_ptr<Model::Impl> load_impl(const ModelOptions& options) {
   require_directory(options.path);
   auto impl = std::make_unique<Model::Impl>(Model::Impl{
-      {}, Blip2Config::from_file((fs::path(options.path) / "config.json").string()), {},
+      {}, Blip2Config::from_file(config_path(options.path)), {},
       Tokenizer::from_directory(options.path)});
   impl->device = resolve_device(options.device);
   impl->dtype = resolve_dtype(options.dtype, impl->device);
@@ -167,20 +172,19 @@ std::unique_ptr<Model::Impl> load_impl(const ModelOptions& options) {
   impl->image_config = read_image_config(options.path, impl->config);
   const Checkpoint checkpoint = Checkpoint::open_directory(options.path);
   take_vocab_size_from_weights(impl->config, checkpoint);
+  check_config_against_weights(impl->config, checkpoint, config_path(options.path));
+  check_special_token_ids(impl->config, config_path(options.path));
   check_image_token(impl->config);
   c10::InferenceMode guard;
   impl->net = Blip2ForConditionalGeneration(
       impl->config, at::TensorOptions().dtype(impl->dtype).device(impl->device));
   const uint64_t weight_bytes = load_weights(*impl->net, checkpoint, options);
+  if (options.check_finite) check_finite_parameters(*impl->net, options.path);
   impl->net->eval();
   impl->info = describe(*impl, options.path);
   impl->info.weight_bytes = weight_bytes;
   impl->info.decode_step = decode_mode_name(impl->decode_mode);
   return impl;
-}
-
-Error as_blip2_error(const std::exception& e, const std::string& path) {
-  return Error(ErrorCode::kRuntime, "loading " + path + " failed: " + e.what());
 }
 
 }  // namespace
@@ -193,10 +197,8 @@ const ModelInfo& Model::info() const { return impl_->info; }
 std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   try {
     return std::make_shared<Model>(load_impl(options));
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {  // c10::Error and friends
-    throw as_blip2_error(e, options.path);
+  } catch (...) {  // c10::Error and friends, on one line
+    rethrow_as_blip2_error("loading " + options.path + " failed");
   }
 }
 

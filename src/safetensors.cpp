@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "file_check.h"
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors data is little-endian; big-endian hosts are not supported");
@@ -341,6 +342,16 @@ std::vector<std::string> pickle_files_in(const std::string& dir) {
   throw Error(ErrorCode::kNotFound, message);
 }
 
+// Neither weights file is a regular file: an entry that exists anyway (a
+// folder, a link loop, /dev/null) is named with what is wrong with it.
+[[noreturn]] void fail_unusable_or_absent(const std::vector<std::string>& candidates,
+                                          const std::string& dir) {
+  for (const auto& path : candidates) {
+    if (auto problem = unusable_file_entry(path)) fail(ErrorCode::kInvalidFormat, path, *problem);
+  }
+  fail_no_weights(dir);
+}
+
 }  // namespace
 
 const char* dtype_name(DType dtype) {
@@ -435,7 +446,7 @@ Checkpoint Checkpoint::open_directory(const std::string& dir) {
     checkpoint.tensors_ = file->tensors();
     checkpoint.files_.push_back(std::move(file));
   } else {
-    fail_no_weights(dir);
+    fail_unusable_or_absent({index_path.string(), single_path.string()}, dir);
   }
   return checkpoint;
 }

@@ -807,6 +807,9 @@ void read_tokenizer_json_added(const Json& list,
 // Token contents a tokenizer.json post_processor puts around the text.
 void read_post_processor(const Json& pp, const std::string& where, PostProcessor& out) {
   if (pp.is_null()) return;
+  if (!pp.is_object() || (pp.contains("type") && !pp["type"].is_string())) {
+    throw Error(ErrorCode::kInvalidFormat, where + ": not an object with a string \"type\"");
+  }
   const std::string type = pp.value("type", "");
   if (type == "ByteLevel") return;
   if (type == "Sequence" && pp.contains("processors") && pp["processors"].is_array()) {
@@ -853,7 +856,9 @@ bool config_bool(const OrderedJson& config,
 
 // ------------------------------------------------------------------ public
 
-Tokenizer Tokenizer::from_directory(const std::string& dir) {
+// (A function-try-block: a JSON type error that a check above missed still
+// leaves as blip2::Error, found by fuzzing.)
+Tokenizer Tokenizer::from_directory(const std::string& dir) try {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw Error(ErrorCode::kNotFound, "tokenizer folder not found: " + dir);
@@ -977,6 +982,8 @@ Tokenizer Tokenizer::from_directory(const std::string& dir) {
       config_bool(config, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output",
                   false, config_path);
   return Tokenizer(std::move(impl));
+} catch (const nlohmann::json::exception& e) {
+  throw Error(ErrorCode::kInvalidFormat, "tokenizer files in " + dir + ": " + e.what());
 }
 
 std::vector<int64_t> Tokenizer::encode(std::string_view text, bool add_bos) const {

@@ -6,13 +6,20 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <functional>
+#include <limits>
+#include <tuple>
 #include <nlohmann/json.hpp>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 
 #include "blip2.h"
 #include "fixtures.h"
 #include "safetensors.h"
 #include "safetensors_writer.h"
+#include "torch_error.h"
 
 namespace blip2 {
 namespace {
@@ -225,6 +232,128 @@ TEST_F(BrokenCheckpoint, ImageTokenOutsideVocabulary) {
   expect_load_error(ErrorCode::kConfigMismatch, {"image_token_index", "100000"});
 }
 
+// A config that lies about sizes is refused from the headers, before any
+// parameter is allocated (these used to exhaust memory or print a backtrace).
+TEST_F(BrokenCheckpoint, ImpossibleSizesAreRefusedNamingTheField) {
+  const std::vector<std::tuple<std::string, std::string, int64_t>> cases = {
+      {"vision_config", "num_hidden_layers", 100000},
+      {"text_config", "num_hidden_layers", 1000000000},
+      {"qformer_config", "num_hidden_layers", 7},
+      {"text_config", "hidden_size", int64_t{1} << 40},
+      {"text_config", "ffn_dim", int64_t{1} << 33},
+      {"vision_config", "hidden_size", int64_t{1} << 40},
+      {"vision_config", "intermediate_size", int64_t{1} << 33},
+      {"qformer_config", "intermediate_size", int64_t{1} << 33},
+      {"text_config", "max_position_embeddings", int64_t{1} << 40},
+  };
+  const auto original = read_json("config.json");
+  for (const auto& [section, key, value] : cases) {
+    SCOPED_TRACE(section + "." + key);
+    auto config = original;
+    config[section][key] = value;
+    write_json("config.json", config);
+    expect_load_error(ErrorCode::kConfigMismatch,
+                      {"config.json", section + "." + key, std::to_string(value)});
+  }
+}
+
+// The size's own tensor is gone too: the parameter count the config implies
+// is checked against what the files hold.
+TEST_F(BrokenCheckpoint, ImpossibleSizeWithoutItsTensorIsRefused) {
+  auto tensors = weights();
+  std::erase_if(tensors, [](const auto& t) { return t.name.find(".fc1.") != std::string::npos; });
+  write_weights(tensors);
+  auto config = read_json("config.json");
+  config["text_config"]["ffn_dim"] = int64_t{1} << 33;
+  write_json("config.json", config);
+  expect_load_error(ErrorCode::kConfigMismatch, {"config.json", "ffn_dim 8589934592", "at least"});
+}
+
+TEST_F(BrokenCheckpoint, SpecialTokenIdsOutsideTheVocabularyAreRefused) {
+  const auto original = read_json("config.json");
+  for (const std::string key : {"bos_token_id", "pad_token_id", "eos_token_id"}) {
+    for (int64_t id : {int64_t{100000}, int64_t{-5}}) {
+      SCOPED_TRACE(key + " " + std::to_string(id));
+      auto config = original;
+      config["text_config"][key] = id;
+      write_json("config.json", config);
+      expect_load_error(ErrorCode::kConfigMismatch,
+                        {"config.json", "text_config." + key, std::to_string(id), "vocabulary"});
+    }
+  }
+}
+
+TEST_F(BrokenCheckpoint, WeightsEntryThatIsNotAFileIsNamed) {
+  const std::string weights_file = file("model.safetensors");
+  fs::remove(weights_file);
+  fs::create_directory(weights_file);
+  expect_load_error(ErrorCode::kInvalidFormat, {weights_file, "is a directory"});
+
+  fs::remove(weights_file);
+  fs::create_symlink("model.safetensors", weights_file);  // points at itself
+  expect_load_error(ErrorCode::kInvalidFormat, {weights_file, "symbolic link loop"});
+
+  fs::remove(weights_file);
+  fs::create_symlink("/dev/null", weights_file);
+  expect_load_error(ErrorCode::kInvalidFormat,
+                    {weights_file, "character device", "/dev/null", "not a regular file"});
+
+  fs::remove(weights_file);
+  fs::create_symlink("elsewhere.safetensors", weights_file);
+  expect_load_error(ErrorCode::kInvalidFormat, {weights_file, "dangling symbolic link"});
+}
+
+TEST_F(BrokenCheckpoint, ConfigEntryThatIsNotAFileIsNamed) {
+  fs::remove(file("config.json"));
+  fs::create_directory(file("config.json"));
+  expect_load_error(ErrorCode::kInvalidFormat, {file("config.json"), "is a directory"});
+}
+
+// Overwrites every value of float32 tensor `name` (all when empty) with `value`.
+void fill_f32(std::vector<testing::TestTensor>& tensors, const std::string& name, float value,
+              size_t every = 1) {
+  for (auto& t : tensors) {
+    if (t.dtype != "F32" || (!name.empty() && t.name != name)) continue;
+    auto* values = reinterpret_cast<float*>(t.bytes.data());
+    for (size_t i = 0; i < t.bytes.size() / 4; i += every) values[i] = value;
+  }
+}
+
+TEST_F(BrokenCheckpoint, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  const auto original = weights();
+  const std::string tensor = "language_model.model.decoder.layers.1.fc2.weight";
+  for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    SCOPED_TRACE(bad);
+    auto tensors = original;
+    fill_f32(tensors, tensor, bad, 7);
+    write_weights(tensors);
+    expect_load_error(ErrorCode::kInvalidFormat, {tensor, "NaN or infinite"});
+  }
+}
+
+TEST_F(BrokenCheckpoint, NonFiniteLogitsAreAnErrorWhenTheScanIsSkipped) {
+  auto tensors = weights();
+  fill_f32(tensors, "", std::nanf(""));
+  write_weights(tensors);
+  ModelOptions options{dir(), "cpu", "float32"};
+  options.check_finite = false;
+  auto model = Model::load(options);
+  Captioner captioner(model);
+  const RgbImage image = testing::fixture_image("gradient-64x48.ppm");
+  for (bool sample : {false, true}) {
+    GenerationOptions gen;
+    gen.do_sample = sample;
+    try {
+      captioner.caption(image.view(), gen);
+      ADD_FAILURE() << "all-NaN weights captioned";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kRuntime) << e.what();
+      EXPECT_NE(std::string(e.what()).find("NaN or infinite logits"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST_F(BrokenCheckpoint, BadDeviceAndDtypeNames) {
   const std::vector<std::pair<ModelOptions, ErrorCode>> cases = {
       {{dir(), "gpu", "float32"}, ErrorCode::kInvalidArgument},
@@ -251,6 +380,35 @@ TEST_F(BrokenCheckpoint, CudaWithoutAGpuIsUnsupported) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
     EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos) << e.what();
+  }
+}
+
+// libtorch's errors carry a backtrace of many lines; callers get one line.
+TEST(TorchErrors, BecomeOneLineBlip2Errors) {
+  try {
+    try {
+      TORCH_CHECK(false, "first line\nsecond line");
+    } catch (...) {
+      rethrow_as_blip2_error("loading x failed");
+    }
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.code(), ErrorCode::kRuntime);
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_EQ(what.find("Exception raised from"), std::string::npos) << what;
+    EXPECT_EQ(what, "loading x failed: first line; second line");
+  }
+  try {
+    try {
+      (void)at::empty({int64_t{1} << 62}, at::kFloat);
+    } catch (...) {
+      rethrow_as_blip2_error("captioning failed");
+    }
+    ADD_FAILURE() << "2^62 floats allocated";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_EQ(what.rfind("captioning failed: ", 0), 0u) << what;
   }
 }
 
@@ -313,6 +471,26 @@ TEST_F(BadImages, PromptLongerThanThePositionTable) {
   GenerationOptions options;
   for (int i = 0; i < 200; ++i) options.prompt += "a photo of ";
   expect_caption_error(image.view(), options, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(BadImages, HugeBeamAndSequenceCountsAreRefusedAtOnce) {
+  const RgbImage image = testing::fixture_image("gradient-64x48.ppm");
+  GenerationOptions beams;
+  beams.num_beams = 2147483647;
+  expect_caption_error(image.view(), beams, ErrorCode::kInvalidArgument);
+  GenerationOptions draws;
+  draws.do_sample = true;
+  draws.num_return_sequences = 2147483647;
+  expect_caption_error(image.view(), draws, ErrorCode::kInvalidArgument);
+  GenerationOptions length;
+  length.max_new_tokens = 2147483647;
+  expect_caption_error(image.view(), length, ErrorCode::kInvalidArgument);
+  Captioner captioner(model_);
+  try {
+    captioner.caption(image.view(), beams);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("num_beams 2147483647"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(BadImages, PromptWithTheImagePlaceholder) {

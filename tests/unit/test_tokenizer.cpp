@@ -342,6 +342,18 @@ TEST_F(TokenizerBadInput, TokenizerJsonBadMerge) {
   expect_error(ErrorCode::kInvalidFormat, "model.merges[0]");
 }
 
+// Found by fuzzing: a post_processor whose "type" is not a string escaped as
+// a JSON library exception instead of a blip2::Error.
+TEST_F(TokenizerBadInput, PostProcessorOfWrongType) {
+  copy_from(fast_);
+  for (const char* post : {R"({"type": 5})", "5", R"({"type": "Sequence", "processors": [7]})"}) {
+    SCOPED_TRACE(post);
+    write("tokenizer.json", std::string(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1},
+                              "merges": []}, "post_processor": )") + post + "}");
+    expect_error(ErrorCode::kInvalidFormat, "post_processor");
+  }
+}
+
 TEST(Tokenizer, RejectsInvalidUtf8Input) {
   const Tokenizer tok = Tokenizer::from_directory(load_variant("legacy").folder);
   for (const std::string bad : {"abc\xFF", "\xE6\x97", "x\xC0\x80y", "\xED\xA0\x80"}) {
