@@ -4,12 +4,17 @@
 # and the project virtual environment .venv (CPU torch 2.13.0 = our libtorch,
 # transformers pinned for the oracle, meson/ninja).
 # Usage: tools/setup.sh [--no-gstreamer]
+#        tools/setup.sh --fuzz   (only clang and its libFuzzer/sanitizer
+#                                 runtime, for tests/fuzz/run.sh; the main
+#                                 build does not use clang)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 apt_packages=(g++ pkg-config cmake libgtest-dev nlohmann-json3-dev)
-if [ "${1:-}" != "--no-gstreamer" ]; then
+if [ "${1:-}" = "--fuzz" ]; then
+  apt_packages=(clang libclang-rt-dev nlohmann-json3-dev)
+elif [ "${1:-}" != "--no-gstreamer" ]; then
   apt_packages+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-x gstreamer1.0-tools
@@ -25,6 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[ "${1:-}" = "--fuzz" ] && exit 0
 
 req="$root/tools/requirements.txt"
 stamp="$root/.venv/.requirements.sha"
