@@ -61,6 +61,7 @@ gst_blip2_post_failure (GstElement *element,
       break;
     case blip2::ErrorCode::kUnsupported:
     case blip2::ErrorCode::kRuntime:
+    case blip2::ErrorCode::kCancelled:
       GST_ELEMENT_ERROR (element, LIBRARY, INIT,
                          ("Cannot load the model %s: %s", name, what.c_str ()), ("%s", code_name));
       break;
