@@ -296,8 +296,8 @@ json parse_json(const std::string& text, const std::string& origin) {
 
 std::string read_text_file(const std::string& path) {
   std::error_code ec;
-  if (auto problem = unusable_file_entry(path)) {
-    throw Error(ErrorCode::kInvalidFormat, path + ": " + *problem);
+  if (auto problem = unusable_file_entry(path)) {  // no config file there, but say what is
+    throw Error(ErrorCode::kNotFound, path + ": " + *problem);
   }
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw Error(ErrorCode::kNotFound, path + ": config file not found");

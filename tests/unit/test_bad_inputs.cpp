@@ -306,7 +306,7 @@ TEST_F(BrokenCheckpoint, WeightsEntryThatIsNotAFileIsNamed) {
 TEST_F(BrokenCheckpoint, ConfigEntryThatIsNotAFileIsNamed) {
   fs::remove(file("config.json"));
   fs::create_directory(file("config.json"));
-  expect_load_error(ErrorCode::kInvalidFormat, {file("config.json"), "is a directory"});
+  expect_load_error(ErrorCode::kNotFound, {file("config.json"), "is a directory"});
 }
 
 // Overwrites every value of float32 tensor `name` (all when empty) with `value`.
