@@ -973,7 +973,9 @@ get_stat (GstBlip2CaptionPrivate *priv, guint prop_id, GValue *value)
       g_value_set_double (value, s.captions ? s.inference_ms_total / s.captions : 0.0);
       break;
     case PROP_MODEL_INFO:
-      g_value_set_string (value, priv->model_info.empty () ? nullptr : priv->model_info.c_str ());
+      g_value_take_boxed (value, priv->model_info.empty ()
+                                     ? nullptr
+                                     : gst_structure_from_string (priv->model_info.c_str (), nullptr));
       break;
     default:
       break;
@@ -1111,8 +1113,8 @@ static const struct
     /**
      * GstBlip2Caption:model-info:
      *
-     * The loaded model as a serialized GstStructure "blip2-model" with the
-     * fields model, path (resolved folder), device, dtype, image-size,
+     * The loaded model as a GstStructure "blip2-model" with the fields
+     * model, path (resolved folder), device, dtype, image-size,
      * default-prompt and instance (equal for elements sharing one model).
      * NULL until the element is PAUSED.
      *
@@ -1120,12 +1122,11 @@ static const struct
      */
     {PROP_MODEL_INFO,
      [] (GParamFlags flags) {
-       return g_param_spec_string (
+       return g_param_spec_boxed (
            "model-info", "Model info",
-           "The loaded model (NULL before PAUSED): a serialized GstStructure with model, path, "
-           "device, dtype, image-size, default-prompt and instance (equal for elements sharing "
-           "one loaded model)",
-           nullptr, flags);
+           "The loaded model (NULL before PAUSED): a GstStructure with model, path, device, dtype, "
+           "image-size, default-prompt and instance (equal for elements sharing one loaded model)",
+           GST_TYPE_STRUCTURE, flags);
      }},
 };
 
