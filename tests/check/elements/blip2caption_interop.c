@@ -20,16 +20,6 @@
  * in blip2caption_subtitles.c, textoverlay below keeps them). */
 #define RAW_CUES "raw-text=true merge-repeats=false min-cue-duration=0"
 
-static gchar *
-tiny_model (void)
-{
-  const gchar *root = g_getenv ("BLIP2_FIXTURES");
-  fail_unless (root != NULL, "BLIP2_FIXTURES is not set");
-  gchar *path = g_build_filename (root, "models", "tiny", NULL);
-  fail_unless (g_file_test (path, G_FILE_TEST_IS_DIR), "%s is missing", path);
-  return path;
-}
-
 /* Runs to EOS (60 s at most, no error) and returns the non-empty captions
  * posted on the bus, in order. */
 static GPtrArray *
@@ -63,19 +53,6 @@ run_collecting_captions (GstElement *pipeline)
   gst_object_unref (bus);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   return captions;
-}
-
-static gchar *
-temp_file (const gchar *suffix)
-{
-  gchar *name = g_strdup_printf ("blip2-interop-XXXXXX%s", suffix);
-  GError *err = NULL;
-  gchar *path = NULL;
-  gint fd = g_file_open_tmp (name, &path, &err);
-  fail_unless (fd >= 0, "tmp file: %s", err ? err->message : "");
-  close (fd);
-  g_free (name);
-  return path;
 }
 
 /* File to SubRip: one cue per non-empty caption, timed from the sampled

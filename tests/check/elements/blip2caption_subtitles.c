@@ -19,29 +19,6 @@
 
 #define MS (GST_MSECOND)
 
-static gchar *
-tiny_model (void)
-{
-  const gchar *root = g_getenv ("BLIP2_FIXTURES");
-  fail_unless (root != NULL, "BLIP2_FIXTURES is not set");
-  gchar *path = g_build_filename (root, "models", "tiny", NULL);
-  fail_unless (g_file_test (path, G_FILE_TEST_IS_DIR), "%s is missing", path);
-  return path;
-}
-
-static gchar *
-temp_file (const gchar *suffix)
-{
-  gchar *name = g_strdup_printf ("blip2-subtitles-XXXXXX%s", suffix);
-  GError *err = NULL;
-  gchar *path = NULL;
-  gint fd = g_file_open_tmp (name, &path, &err);
-  fail_unless (fd >= 0, "tmp file: %s", err ? err->message : "");
-  close (fd);
-  g_free (name);
-  return path;
-}
-
 /* The comparison key of the element: ASCII punctuation dropped, ASCII
  * letters lowercased, white space runs (and line breaks) one space. */
 static gchar *

@@ -18,16 +18,6 @@
 
 #define MS GST_MSECOND
 
-static gchar *
-tiny_model (void)
-{
-  const gchar *root = g_getenv ("BLIP2_FIXTURES");
-  fail_unless (root != NULL, "BLIP2_FIXTURES is not set");
-  gchar *path = g_build_filename (root, "models", "tiny", NULL);
-  fail_unless (g_file_test (path, G_FILE_TEST_IS_DIR), "%s is missing", path);
-  return path;
-}
-
 /* What left text_src: buffers and gaps as [start, end) in arrival order. */
 typedef struct
 {
