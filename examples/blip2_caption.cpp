@@ -15,6 +15,8 @@
 // caption latency on stderr, model loading excluded:
 //   blip2-caption: latency {"calls": C, "images": I, "per_caption_ms": {"mean": .., "median": ..,
 //   "min": ..}}
+// On a terminal, stderr shows a loading bar and then which device and dtype
+// "auto" chose; --quiet turns both off (nothing extra when stderr is not one).
 // Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument
 // (every argument value is checked before the model loads).
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -33,6 +36,7 @@
 #include "cli_options.h"
 #include "hub_cache.h"
 #include "image_file.h"
+#include "progress_bar.h"
 
 namespace {
 
@@ -152,11 +156,20 @@ void report_choice(const Arguments& args, const blip2::ModelInfo& info) {
             << ")\n";
 }
 
-int run(const Arguments& args, const std::string& folder,
-        const blip2::GenerationOptions& generation) {
+// Loads the model, with a progress bar on stderr when it is a terminal (the
+// bar's line is ended when loading stops, also by an error).
+std::shared_ptr<blip2::Model> load_model(const Arguments& args, const std::string& folder) {
   blip2::ModelOptions options = args.model_options;
   options.path = folder;
-  const auto model = blip2::Model::load(options);
+  if (args.quiet || !isatty(STDERR_FILENO)) return blip2::Model::load(options);
+  blip2_cli::ProgressBar bar(std::cerr, blip2_cli::terminal_columns(STDERR_FILENO));
+  options.on_progress = [&bar](uint64_t done, uint64_t total) { bar.update(done, total); };
+  return blip2::Model::load(options);
+}
+
+int run(const Arguments& args, const std::string& folder,
+        const blip2::GenerationOptions& generation) {
+  const auto model = load_model(args, folder);
   report_choice(args, model->info());
   blip2::Captioner captioner(model);
   Session session{args, captioner, generation, {}, 0, false};

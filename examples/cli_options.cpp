@@ -146,7 +146,7 @@ std::vector<GOptionEntry> entries(RawOptions& raw) {
       {"json", 'j', 0, G_OPTION_ARG_NONE, &raw.json,
        "One JSON object per image and line (default: IMAGE: caption)", nullptr},
       {"quiet", 'q', 0, G_OPTION_ARG_NONE, &raw.quiet,
-       "No progress bar or device line on stderr (default: off)", nullptr},
+       "No loading progress bar or device line on stderr (default: off)", nullptr},
       {"version", 'V', 0, G_OPTION_ARG_NONE, &raw.version, "Print the version and exit", nullptr},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &raw.images, nullptr, nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
@@ -160,6 +160,8 @@ constexpr const char* kDescription =
     "image from standard input. MODEL is a folder in the Hugging Face layout or a repo id\n"
     "found in the local Hugging Face cache (nothing is downloaded). Decoding options\n"
     "default to the checkpoint's generation_config.json, else to the values shown.\n"
+    "On a terminal, stderr shows a loading progress bar, then the device and dtype\n"
+    "that auto chose (--quiet turns both off; nothing when stderr is not a terminal).\n"
     "A bad image is reported on stderr and the others are still captioned.\n"
     "Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument.\n";
 

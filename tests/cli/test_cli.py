@@ -5,12 +5,15 @@ JSON report (read by tests/summarize.py) and the exit status is non-zero when
 any check failed.
   test_cli.py CLI FIXTURES REPORT with-gstreamer|without-gstreamer VERSION
 """
+import fcntl
 import json
 import os
 import pty
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import traceback
 
@@ -339,20 +342,19 @@ def generation_config_json_gives_defaults_that_flags_override():
         expect_one_line_error(run("--model", bad, img), 1, "num_beams")
 
 
-@check
-def on_a_terminal_it_says_what_auto_chose():
+def run_on_terminal(*args):
+    """Runs the CLI with stderr on an 80-column pseudo-terminal; returns (process, stderr bytes)."""
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     try:
-        proc = subprocess.run([CLI, "--model", model_dir("tiny"), "--max-new-tokens", "3",
-                               image("pixel-1x1.ppm")], stdout=subprocess.PIPE, stderr=slave,
-                              timeout=300)
+        proc = subprocess.run([CLI, *args], stdout=subprocess.PIPE, stderr=slave, timeout=300)
         os.close(slave)
         slave = None
         text = b""
         while True:
             try:
                 chunk = os.read(master, 4096)
-            except OSError:
+            except OSError:  # EIO: the terminal has no writer left
                 break
             if not chunk:
                 break
@@ -361,10 +363,50 @@ def on_a_terminal_it_says_what_auto_chose():
         if slave is not None:
             os.close(slave)
         os.close(master)
+    return proc, text
+
+
+@check
+def on_a_terminal_it_says_what_auto_chose():
+    proc, text = run_on_terminal("--model", model_dir("tiny"), "--max-new-tokens", "3",
+                                 image("pixel-1x1.ppm"))
     assert proc.returncode == 0
     assert b"running on cpu in float32 (device auto, dtype auto)" in text, text
     piped = run("--model", model_dir("tiny"), "--max-new-tokens", "3", image("pixel-1x1.ppm"))
     assert piped.stderr == "", piped.stderr
+
+
+@check
+def on_a_terminal_loading_shows_a_progress_bar_that_ends_at_100_percent():
+    args = ("--model", model_dir("tiny"), "--max-new-tokens", "3", image("pixel-1x1.ppm"))
+    proc, text = run_on_terminal(*args)
+    assert proc.returncode == 0
+    # each drawing starts with \r; the terminal turns the final newline into \r\n
+    draws = text.split(b"\r\n")[0].split(b"\r")[1:]
+    assert draws and all(d.startswith(b"loading model  [") for d in draws), text
+    last = draws[-1].rstrip()
+    assert last.startswith(b"loading model  [" + b"#" * 30 + b"]  100%  "), text
+    assert last.endswith(b" MB") or last.endswith(b" kB"), text
+    done, total = last.split(b"  ")[-1].split(b" ")[0].split(b"/")
+    assert done.strip() == total, text
+    # the bar has its own line, then comes the device line
+    assert b"]  100%" in text.split(b"running on cpu")[0], text
+    # --quiet: neither bar nor device line
+    quiet, quiet_text = run_on_terminal("--quiet", *args)
+    assert quiet.returncode == 0 and quiet_text == b"", quiet_text
+    # not a terminal: no bar at all
+    piped = run(*args)
+    assert piped.returncode == 0
+    assert "\r" not in piped.stderr and "loading model" not in piped.stderr, piped.stderr
+
+
+@check
+def help_says_when_the_progress_bar_shows_and_how_to_turn_it_off():
+    out = run("--help")
+    assert out.returncode == 0
+    (quiet,) = [l for l in out.stdout.splitlines() if l.strip().startswith("-q, --quiet")]
+    assert "loading progress bar" in quiet, quiet
+    assert "On a terminal, stderr shows a loading progress bar" in out.stdout, out.stdout
 
 
 def main():
