@@ -76,9 +76,12 @@
  * A caption later than that is sent with the current text position as PTS.
  *
  * EOS waits for the captions still pending and sends them; a flush drops
- * them at once. A caption never lasts past the end of the stream when that
- * is known (the segment stop, or upstream's duration), so the last one ends
- * with the video.
+ * them at once. A flushing seek or a change to READY cancels the caption in
+ * progress in either mode (it stops at its next decoding step), so neither
+ * waits for it; the frame is dropped with the flush, with no error. A
+ * caption never lasts past the end of the stream when that is known (the
+ * segment stop, or upstream's duration), so the last one ends with the
+ * video.
  *
  * Frames without a timestamp are placed after the previous frame by their
  * duration (or the caps framerate, else their arrival time) and sampled on
@@ -694,6 +697,12 @@ publish_offline (GstBlip2Caption *self, GstBuffer *buffer, const Outcome &outcom
 {
   const blip2gst::SampledFrame &frame = self->priv->plan.sampled;
   if (auto failure = std::get_if<blip2gst::Failure> (&outcome)) {
+    if (failure->code == blip2::ErrorCode::kCancelled) {
+      // A flush or PAUSED->READY stopped it: the frame is dropped with the flush.
+      GST_DEBUG_OBJECT (self, "caption of %" GST_TIME_FORMAT " cancelled: flushing",
+                        GST_TIME_ARGS (frame.pts));
+      return GST_FLOW_FLUSHING;
+    }
     post_streaming_failure (self, *failure, frame);
     return GST_FLOW_ERROR;
   }
@@ -897,8 +906,9 @@ gst_blip2_caption_change_state (GstElement *element, GstStateChange transition)
 {
   auto self = GST_BLIP2_CAPTION (element);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    // Let an EOS drain waiting for the worker return before pads deactivate.
-    // The worker lives until stop(), which runs later in this thread.
+    // Let an EOS drain waiting for the worker, or an offline caption in the
+    // streaming thread, return (cancelled) before pads deactivate. The worker
+    // lives until stop(), which runs later in this thread.
     if (auto scheduler = scheduler_of (self))
       scheduler->flush ();
   }

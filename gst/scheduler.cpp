@@ -97,6 +97,10 @@ CaptionScheduler::segment (const GstSegment &segment)
 void
 CaptionScheduler::restart ()
 {
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    flushing_ = false;
+  }
   sampler_->reset ();
   change_sampler_.reset ();
   timeline_.reset (segment_axis (segment_), segment_origin (segment_));
@@ -207,11 +211,31 @@ CaptionScheduler::caption_now (const blip2::ImageView &view,
                                const blip2::GenerationOptions &options,
                                const SampledFrame &frame)
 {
-  try {
-    return finished_from (captioner_->caption (view, options), options.prompt, frame);
-  } catch (...) {
-    return failure_from (std::current_exception ());
+  blip2::GenerationOptions cancellable = options;
+  cancellable.cancel = std::make_shared<std::atomic<bool>> (false);
+  {
+    std::lock_guard<std::mutex> lk (lock_);
+    if (flushing_)
+      return Failure{blip2::ErrorCode::kCancelled, "flushing"};
+    offline_cancel_ = cancellable.cancel;
   }
+  Outcome outcome;
+  try {
+    outcome = finished_from (captioner_->caption (view, cancellable), options.prompt, frame);
+  } catch (...) {
+    outcome = failure_from (std::current_exception ());
+  }
+  std::lock_guard<std::mutex> lk (lock_);
+  offline_cancel_.reset ();
+  return outcome;
+}
+
+void
+CaptionScheduler::cancel_offline_locked ()
+{
+  flushing_ = true;
+  if (offline_cancel_)
+    *offline_cancel_ = true;
 }
 
 std::optional<Failure>
@@ -288,6 +312,7 @@ CaptionScheduler::flush ()
     std::lock_guard<std::mutex> lk (lock_);
     in_flight_.clear ();
     ready_.clear ();
+    cancel_offline_locked ();
   }
   if (auto w = worker ())
     w->flush ();
@@ -309,6 +334,7 @@ CaptionScheduler::stop ()
     w = std::move (worker_);
     in_flight_.clear ();
     ready_.clear ();
+    cancel_offline_locked ();
   }
   if (w)
     w->stop ();  // joins: no callback after this

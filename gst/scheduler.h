@@ -119,7 +119,8 @@ class CaptionScheduler
   {
     return live_;
   }
-  // A new segment, or a flush (same segment): sampling starts over.
+  // A new segment, or a flush (same segment): sampling starts over, and a
+  // flush is over.
   void segment (const GstSegment &segment);
   void restart ();
   // Places the frame, decides whether it is sampled and until when its
@@ -137,7 +138,9 @@ class CaptionScheduler
   {
     return timeline_.position ();
   }
-  // Offline: captions now.
+  // Offline: captions now. flush() and stop() cancel it (a Failure with
+  // ErrorCode::kCancelled, as is any caption started while a flush is under
+  // way, until restart()).
   Outcome caption_now (const blip2::ImageView &view,
                        const blip2::GenerationOptions &options,
                        const SampledFrame &frame);
@@ -151,7 +154,8 @@ class CaptionScheduler
                                  bool *skipped);
 
   // Any thread -----------------------------------------------------------
-  // Drops the work in flight and the ready metas; does not wait.
+  // Drops the work in flight and the ready metas and cancels the caption in
+  // progress (live or offline); does not wait.
   void flush ();
   // Waits until the work in flight is done (end of stream).
   void drain ();
@@ -160,6 +164,9 @@ class CaptionScheduler
 
  private:
   void on_worker_result (blip2::CaptionResult &&result);
+  // Cancels the offline caption in progress and refuses new ones until
+  // restart(); lock_ held.
+  void cancel_offline_locked ();
   std::shared_ptr<blip2::AsyncCaptioner> worker () const;
   ClockTime stream_end (const DurationQuery &duration) const;
   SampledFrame sampled_frame (const FrameIn &in,
@@ -188,6 +195,10 @@ class CaptionScheduler
   std::shared_ptr<blip2::AsyncCaptioner> worker_;  // live, made when the mode is known
   std::map<uint64_t, SampledFrame> in_flight_;     // live, by request id
   std::vector<Finished> ready_;                    // live: metas for the next buffer
+  // Offline: the cancel flag of the caption in progress (null when none), and
+  // whether a flush is under way (from flush() or stop() to restart()).
+  std::shared_ptr<std::atomic<bool>> offline_cancel_;
+  bool flushing_ = false;
 };
 
 }  // namespace blip2gst
