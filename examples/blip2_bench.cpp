@@ -9,11 +9,13 @@
 //               [--decode-step auto|graph|static|dynamic]
 //               [--batches 1,4,8] [--beams 1,5] [--beam-batches 1] [--new-tokens 12]
 //               [--iters 10] [--warmup 2] [--frame 1920x1080] [--frame-format nv12|bgrx|rgb]
-//               [--json OUT.json]
+//               [--check-finite yes|no] [--json OUT.json]
 //
 // The token count is forced (min_new_tokens = max_new_tokens = --new-tokens,
 // so EOS is banned until then), and every run decodes the same number of
-// steps. Prompt: "a photo of". Frames are random bytes of the given size and
+// steps. `--iters 0` stops after the first caption (load figures only);
+// `--check-finite no` skips the load's NaN/Inf scan of the weights
+// (ModelOptions::check_finite), to measure what it costs. Prompt: "a photo of". Frames are random bytes of the given size and
 // format. Every number comes from the public API; nothing here touches the
 // model's internals.
 #include <algorithm>
@@ -40,6 +42,7 @@ struct Options {
   std::vector<int64_t> batches{1}, beams{1}, beam_batches;  // beam_batches: for beams > 1
   int64_t new_tokens = 12, iters = 10, warmup = 2, frame_width = 1920, frame_height = 1080;
   std::string frame_format = "nv12";
+  bool check_finite = true;
 };
 
 struct UsageError {
@@ -72,6 +75,12 @@ int64_t parse_count(const std::string& text) {
   throw UsageError{"expected a count >= 0, got \"" + text + "\""};
 }
 
+bool parse_yes_no(const std::string& text) {
+  if (text == "yes") return true;
+  if (text == "no") return false;
+  throw UsageError{"expected yes or no, got \"" + text + "\""};
+}
+
 // "WxH" -> frame size
 void parse_frame(const std::string& text, Options* o) {
   const size_t x = text.find('x');
@@ -92,10 +101,11 @@ Options parse_options(int argc, char** argv) {
       {"--beams", [&](const std::string& v) { o.beams = parse_list(v); }},
       {"--beam-batches", [&](const std::string& v) { o.beam_batches = parse_list(v); }},
       {"--new-tokens", [&](const std::string& v) { o.new_tokens = parse_list(v).front(); }},
-      {"--iters", [&](const std::string& v) { o.iters = parse_list(v).front(); }},
+      {"--iters", [&](const std::string& v) { o.iters = parse_count(v); }},
       {"--warmup", [&](const std::string& v) { o.warmup = parse_count(v); }},
       {"--frame-format", [&](const std::string& v) { o.frame_format = v; }},
       {"--json", [&](const std::string& v) { o.json_out = v; }},
+      {"--check-finite", [&](const std::string& v) { o.check_finite = parse_yes_no(v); }},
       {"--frame", [&](const std::string& v) { parse_frame(v, &o); }},
   };
   for (int i = 1; i < argc; ++i) {
@@ -226,6 +236,7 @@ int run_bench(const Options& o) {
   mo.device = o.device;
   mo.dtype = o.dtype;
   mo.decode_step = o.decode_step;
+  mo.check_finite = o.check_finite;
   const Clock::time_point start = Clock::now();
   const auto model = blip2::Model::load(mo);
   const double load_ms = ms_since(start);
@@ -245,11 +256,13 @@ int run_bench(const Options& o) {
                  {"load_ms", load_ms},
                  {"first_caption_ms", first_caption_ms},
                  {"first_caption_decoder", c.timings.decoder},
-                 {"rss_after_load", after_load}};
+                 {"check_finite", o.check_finite},
+                 {"rss_after_load", after_load},
+                 {"runs", Json::array()}};
   std::printf("%s on %s (%s, decode step %s): load %.0f ms, first caption after %.0f ms\n",
               o.model.c_str(), info.device.c_str(), info.dtype.c_str(), info.decode_step.c_str(),
               load_ms, first_caption_ms);
-  for (int64_t beams : o.beams) {
+  for (int64_t beams : o.iters > 0 ? o.beams : std::vector<int64_t>{}) {
     for (int64_t batch : beams > 1 ? o.beam_batches : o.batches) {
       const Json r = time_config(captioner, o, batch, beams);
       print_row(r);
