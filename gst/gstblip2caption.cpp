@@ -91,7 +91,10 @@
  * point. The model is loaded when the element goes from READY to
  * PAUSED (a missing or broken model fails that state change with an error
  * naming it) and is shared by all elements of the process that use the same
- * (model, device, dtype).
+ * (model, device, dtype). The load posts GST_MESSAGE_PROGRESS with code
+ * "load": START, CONTINUE while the weights load (at most one every 250 ms,
+ * always a last one at 100 %, the percent in the text and in the message's
+ * `percent` field), then COMPLETE or ERROR.
  *
  * ## Example launch lines
  *
@@ -143,6 +146,7 @@
 #include "gstblip2captionmeta.h"
 #include "hub_cache.h"
 #include "jsonlines.h"
+#include "load_progress.h"
 #include "scheduler.h"
 #include "caption_style.h"
 #include "change_detector.h"
@@ -424,24 +428,48 @@ weight_file_bytes (const std::string &folder)
   return total;
 }
 
-// GST_MESSAGE_PROGRESS "load" around the model load: start, then complete or error.
+// GST_MESSAGE_PROGRESS "load" around the model load: start, continue while
+// the weights load, then complete or error. `percent` goes into the message's
+// "percent" field.
 static void
-post_load_progress (GstBlip2Caption *self, GstProgressType type, const std::string &text)
+post_load_progress (GstBlip2Caption *self,
+                    GstProgressType type,
+                    const std::string &text,
+                    gint percent)
 {
-  gst_element_post_message (GST_ELEMENT (self),
-                            gst_message_new_progress (GST_OBJECT (self), type, "load",
-                                                      text.c_str ()));
+  GstMessage *msg = gst_message_new_progress (GST_OBJECT (self), type, "load", text.c_str ());
+  gst_structure_set (gst_message_writable_structure (msg), "percent", G_TYPE_INT, percent,
+                     nullptr);
+  gst_element_post_message (GST_ELEMENT (self), msg);
+}
+
+// The library's load progress as CONTINUE messages, posted from the loading
+// thread (the READY->PAUSED state change): at most one every 250 ms, and
+// always the last (100 %).
+static blip2::LoadProgressCallback
+load_progress_reporter (GstBlip2Caption *self)
+{
+  auto throttle = std::make_shared<blip2gst::LoadProgressThrottle> (
+      blip2gst::LoadProgressThrottle::Clock::now ());
+  return [self, throttle] (uint64_t done, uint64_t total) {
+    if (!throttle->should_report (done, total, blip2gst::LoadProgressThrottle::Clock::now ()))
+      return;
+    post_load_progress (self, GST_PROGRESS_TYPE_CONTINUE,
+                        blip2gst::load_progress_text (done, total),
+                        blip2gst::load_percent (done, total));
+  };
 }
 
 static std::shared_ptr<const blip2::Model>
 load_model (GstBlip2Caption *self, const Settings &settings)
 {
-  post_load_progress (self, GST_PROGRESS_TYPE_START, "Loading model " + settings.model);
+  post_load_progress (self, GST_PROGRESS_TYPE_START, "Loading model " + settings.model, 0);
   try {
     blip2::ModelOptions options;
     options.path = blip2::resolve_model_path (settings.model, settings.revision);
     options.device = settings.device;
     options.dtype = blip2gst::dtype_name (settings.dtype);
+    options.on_progress = load_progress_reporter (self);
     GST_INFO_OBJECT (self, "loading %s (%s) on %s, %s", settings.model.c_str (),
                      options.path.c_str (), options.device.c_str (), options.dtype.c_str ());
     gint64 start = g_get_monotonic_time ();
@@ -454,10 +482,10 @@ load_model (GstBlip2Caption *self, const Settings &settings)
                          weight_file_bytes (options.path) / 1e6, info.device.c_str (),
                          info.dtype.c_str ());
     post_load_progress (self, GST_PROGRESS_TYPE_COMPLETE,
-                        "Model loaded on " + info.device + " in " + info.dtype);
+                        "Model loaded on " + info.device + " in " + info.dtype, 100);
     return model;
   } catch (...) {
-    post_load_progress (self, GST_PROGRESS_TYPE_ERROR, "Cannot load model " + settings.model);
+    post_load_progress (self, GST_PROGRESS_TYPE_ERROR, "Cannot load model " + settings.model, 0);
     gst_blip2_post_error (GST_ELEMENT (self), std::current_exception (), GstBlip2Phase::kLoading,
                           settings.model.c_str ());
     return nullptr;

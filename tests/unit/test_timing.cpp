@@ -1,10 +1,12 @@
 // The element's timing arithmetic (gst/timeline.h, gst/sampler.h,
-// gst/text_timeline.h), without GStreamer: the sampling grid, where frames
-// sit, how long captions last, and the sparse text stream's gaps.
+// gst/text_timeline.h, gst/load_progress.h), without GStreamer: the sampling
+// grid, where frames sit, how long captions last, the sparse text stream's
+// gaps, and which load progress calls become messages.
 #include <gtest/gtest.h>
 
 #include <vector>
 
+#include "load_progress.h"
 #include "sampler.h"
 #include "text_timeline.h"
 #include "timeline.h"
@@ -395,4 +397,44 @@ TEST (TextTimeline, FlushForgetsEverything)
   auto gap = t.advance (10200 * kMs);
   ASSERT_TRUE (gap);
   EXPECT_EQ (gap->start, 10 * kSecond);
+}
+
+// Load progress: at most one report per 250 ms, only when the percent grew,
+// and the last call (done == total) always, once.
+TEST (LoadProgress, ThrottledAndTheLastAlwaysReported)
+{
+  using std::chrono::milliseconds;
+  const auto t0 = LoadProgressThrottle::Clock::time_point ();
+  LoadProgressThrottle throttle (t0);
+  const uint64_t total = 1000;
+  EXPECT_FALSE (throttle.should_report (0, total, t0));  // 0 %: START said it
+  EXPECT_FALSE (throttle.should_report (100, total, t0 + milliseconds (100)));  // too soon
+  EXPECT_TRUE (throttle.should_report (300, total, t0 + milliseconds (250)));
+  EXPECT_FALSE (throttle.should_report (400, total, t0 + milliseconds (400)));  // too soon
+  EXPECT_FALSE (throttle.should_report (300, total, t0 + milliseconds (900)));  // no growth
+  EXPECT_TRUE (throttle.should_report (600, total, t0 + milliseconds (900)));
+  EXPECT_TRUE (throttle.should_report (total, total, t0 + milliseconds (901)));  // the last
+  EXPECT_FALSE (throttle.should_report (total, total, t0 + milliseconds (2000)));
+}
+
+TEST (LoadProgress, AFastLoadReportsOnlyItsEnd)
+{
+  const auto t0 = LoadProgressThrottle::Clock::time_point ();
+  LoadProgressThrottle throttle (t0);
+  int reports = 0;
+  for (uint64_t done = 0; done <= 50; ++done)
+    reports += throttle.should_report (done, 50, t0) ? 1 : 0;
+  EXPECT_EQ (reports, 1);
+}
+
+TEST (LoadProgress, PercentAndText)
+{
+  EXPECT_EQ (load_percent (0, 10), 0);
+  EXPECT_EQ (load_percent (9, 10), 90);
+  EXPECT_EQ (load_percent (10, 10), 100);
+  EXPECT_EQ (load_percent (0, 0), 100);
+  EXPECT_EQ (load_percent (UINT64_MAX - 1, UINT64_MAX), 99);
+  EXPECT_EQ (load_progress_text (1200000000, 2900000000), "loading model: 41% (1.2 of 2.9 GB)");
+  EXPECT_EQ (load_progress_text (500000, 2000000), "loading model: 25% (0.5 of 2.0 MB)");
+  EXPECT_EQ (load_progress_text (300, 300), "loading model: 100% (0.3 of 0.3 kB)");
 }

@@ -1401,9 +1401,11 @@ GST_START_TEST (test_revision_from_cache)
 
 GST_END_TEST;
 
-/* Going to PAUSED posts GST_MESSAGE_PROGRESS "load": START, then COMPLETE
- * (or ERROR when the model cannot be loaded). */
-static void
+/* Going to PAUSED posts GST_MESSAGE_PROGRESS "load": START, then CONTINUE
+ * while the weights load, then COMPLETE (or ERROR when the model cannot be
+ * loaded). Checks the next progress message; returns its percent (its
+ * "percent" field, which a CONTINUE also gives in its text). */
+static gint
 expect_progress (GstBus *bus, GstProgressType want)
 {
   GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_PROGRESS);
@@ -1415,9 +1417,47 @@ expect_progress (GstBus *bus, GstProgressType want)
   fail_unless_equals_int (type, want);
   fail_unless_equals_string (code, "load");
   fail_unless (text != NULL && *text != '\0');
+  gint percent = -1;
+  fail_unless (gst_structure_get_int (gst_message_get_structure (msg), "percent", &percent));
+  if (type == GST_PROGRESS_TYPE_CONTINUE) {
+    gchar *said = g_strdup_printf ("loading model: %d%% (", percent);
+    fail_unless (g_str_has_prefix (text, said), "'%s' does not start with '%s'", text, said);
+    g_free (said);
+  }
   g_free (code);
   g_free (text);
   gst_message_unref (msg);
+  return percent;
+}
+
+/* START, at least one CONTINUE with a growing percent ending at 100, then
+ * COMPLETE, and no other progress message. */
+static void
+expect_load_progress_complete (GstBus *bus)
+{
+  GstBus *progress = gst_bus_new ();
+  GstMessage *msg;
+  guint continues = 0;
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_PROGRESS)) != NULL) {
+    GstProgressType type;
+    gst_message_parse_progress (msg, &type, NULL, NULL);
+    if (type == GST_PROGRESS_TYPE_CONTINUE)
+      continues++;
+    gst_bus_post (progress, msg);
+  }
+  fail_unless (continues >= 1, "no CONTINUE");
+  expect_progress (progress, GST_PROGRESS_TYPE_START);
+  gint last = -1;
+  for (guint i = 0; i < continues; i++) {
+    gint percent = expect_progress (progress, GST_PROGRESS_TYPE_CONTINUE);
+    fail_unless (percent > last && percent <= 100, "percent %d after %d", percent, last);
+    last = percent;
+  }
+  fail_unless_equals_int (last, 100);
+  fail_unless_equals_int (expect_progress (progress, GST_PROGRESS_TYPE_COMPLETE), 100);
+  fail_unless (gst_bus_pop (progress) == NULL, "a progress message after COMPLETE");
+  gst_bus_set_flushing (progress, TRUE);
+  gst_object_unref (progress);
 }
 
 GST_START_TEST (test_load_progress)
@@ -1428,8 +1468,18 @@ GST_START_TEST (test_load_progress)
   gst_element_set_bus (e, bus);
   g_object_set (e, "model", tiny, "device", "cpu", NULL);
   fail_unless (gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
-  expect_progress (bus, GST_PROGRESS_TYPE_START);
-  expect_progress (bus, GST_PROGRESS_TYPE_COMPLETE);
+  expect_load_progress_complete (bus);
+  /* a second element sharing the loaded model reports it loaded at once */
+  GstElement *second = gst_element_factory_make ("blip2caption", NULL);
+  GstBus *second_bus = gst_bus_new ();
+  gst_element_set_bus (second, second_bus);
+  g_object_set (second, "model", tiny, "device", "cpu", NULL);
+  fail_unless (gst_element_set_state (second, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  expect_load_progress_complete (second_bus);
+  gst_element_set_state (second, GST_STATE_NULL);
+  gst_bus_set_flushing (second_bus, TRUE);
+  gst_object_unref (second_bus);
+  gst_object_unref (second);
   gst_element_set_state (e, GST_STATE_NULL);
 
   g_object_set (e, "model", "/nonexistent/blip2-missing", NULL);
