@@ -96,6 +96,18 @@
  * always a last one at 100 %, the percent in the text and in the message's
  * `percent` field), then COMPLETE or ERROR.
  *
+ * ## Decoding defaults
+ *
+ * As transformers' pipelines do, the checkpoint's generation_config.json
+ * gives the decoding properties (max-new-tokens, min-new-tokens, num-beams,
+ * length-penalty, early-stopping, repetition-penalty, no-repeat-ngram-size,
+ * do-sample, temperature, top-k, top-p) their defaults: a property never set
+ * takes the file's value when it has one, and a property set on the element
+ * wins, even when set to its own default. Reading a property never set gives
+ * its own default; #GstBlip2Caption:model-info lists the checkpoint's values
+ * (`generation-defaults`), and the element logs them at INFO level when the
+ * model loads.
+ *
  * ## Example launch lines
  *
  * A file to SubRip subtitles:
@@ -141,6 +153,7 @@
 #include <vector>
 
 #include "blip2.h"
+#include "generation_options.h"
 #include "gstblip2bridge.h"
 #include "gstblip2caption.h"
 #include "gstblip2captionmeta.h"
@@ -209,9 +222,13 @@ struct GstBlip2CaptionPrivate
   std::mutex settings_lock;
   Settings settings;
 
-  // Guards `scheduler` (the pointer), `model_info` and `stats`.
+  // Guards `scheduler` (the pointer), `checkpoint_generation`, `model_info`
+  // and `stats`.
   std::mutex lock;
   std::shared_ptr<CaptionScheduler> scheduler;  // from start() to stop()
+  // The loaded checkpoint's decoding defaults (its generation_config.json
+  // and default prompt), for the properties the user did not set.
+  blip2::GenerationOptions checkpoint_generation;
   std::string model_info;  // serialized GstStructure for the model-info property
   Stats stats;
 
@@ -288,15 +305,19 @@ model_serial (const std::shared_ptr<const blip2::Model> &model)
 
 // The model-info property: a serialized "blip2-model" structure.
 static std::string
-describe_model (const Settings &settings, const std::shared_ptr<const blip2::Model> &model)
+describe_model (const Settings &settings,
+                const std::shared_ptr<const blip2::Model> &model,
+                const blip2::GenerationOptions &checkpoint)
 {
   const blip2::ModelInfo &info = model->info ();
+  GstStructure *defaults = blip2gst::checkpoint_generation_defaults (checkpoint);
   GstStructure *s = gst_structure_new (
       "blip2-model", "model", G_TYPE_STRING, settings.model.c_str (), "path", G_TYPE_STRING,
       info.path.c_str (), "device", G_TYPE_STRING, info.device.c_str (), "dtype", G_TYPE_STRING,
       info.dtype.c_str (), "image-size", G_TYPE_INT, (gint)info.image_size, "default-prompt",
       G_TYPE_STRING, info.default_prompt.c_str (), "instance", G_TYPE_UINT64, model_serial (model),
-      nullptr);
+      "generation-defaults", GST_TYPE_STRUCTURE, defaults, nullptr);
+  gst_structure_free (defaults);
   gchar *str = gst_structure_to_string (s);
   std::string described = str;
   g_free (str);
@@ -316,6 +337,13 @@ scheduler_of (GstBlip2Caption *self)
 {
   std::lock_guard<std::mutex> lk (self->priv->lock);
   return self->priv->scheduler;
+}
+
+static blip2::GenerationOptions
+checkpoint_generation_of (GstBlip2Caption *self)
+{
+  std::lock_guard<std::mutex> lk (self->priv->lock);
+  return self->priv->checkpoint_generation;
 }
 
 // The caption-now action signal: the next frame is captioned whatever the interval.
@@ -492,6 +520,36 @@ load_model (GstBlip2Caption *self, const Settings &settings)
   }
 }
 
+// The checkpoint's decoding defaults (generation_config.json, default
+// prompt), logged; false after posting an error when the file is malformed.
+static bool
+read_checkpoint_generation (GstBlip2Caption *self,
+                            const Settings &settings,
+                            const blip2::ModelInfo &info,
+                            blip2::GenerationOptions *checkpoint)
+{
+  try {
+    *checkpoint = blip2::generation_defaults (info.path);
+  } catch (...) {
+    gst_blip2_post_error (GST_ELEMENT (self), std::current_exception (), GstBlip2Phase::kLoading,
+                          settings.model.c_str ());
+    return false;
+  }
+  GstStructure *defaults = blip2gst::checkpoint_generation_defaults (*checkpoint);
+  if (gst_structure_n_fields (defaults) == 0) {
+    GST_INFO_OBJECT (self, "no decoding defaults from the checkpoint's generation_config.json");
+  } else {
+    gchar *text = gst_structure_to_string (defaults);
+    GST_INFO_OBJECT (self,
+                     "decoding defaults from the checkpoint's generation_config.json (properties "
+                     "set on the element win): %s",
+                     text);
+    g_free (text);
+  }
+  gst_structure_free (defaults);
+  return true;
+}
+
 static gboolean
 gst_blip2_caption_start (GstBaseTransform *trans)
 {
@@ -501,13 +559,16 @@ gst_blip2_caption_start (GstBaseTransform *trans)
   std::shared_ptr<const blip2::Model> model = load_model (self, settings);
   if (!model)
     return FALSE;
+  blip2::GenerationOptions checkpoint;
+  if (!read_checkpoint_generation (self, settings, model->info (), &checkpoint))
+    return FALSE;
   if (!settings.json_location.empty () && !priv->json_lines.open (settings.json_location)) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
                        ("Cannot create the JSON Lines file %s", settings.json_location.c_str ()),
                        ("%s", g_strerror (errno)));
     return FALSE;
   }
-  std::string info = describe_model (settings, model);
+  std::string info = describe_model (settings, model, checkpoint);
   GST_INFO_OBJECT (self, "model ready: %s", info.c_str ());
   std::shared_ptr<CaptionScheduler> scheduler;
   try {
@@ -522,6 +583,7 @@ gst_blip2_caption_start (GstBaseTransform *trans)
   priv->have_vinfo = false;
   std::lock_guard<std::mutex> lk (priv->lock);
   priv->stats = Stats ();
+  priv->checkpoint_generation = checkpoint;
   priv->model_info = info;
   priv->scheduler = std::move (scheduler);
   return TRUE;
@@ -772,7 +834,7 @@ caption_sampled (GstBlip2Caption *self, CaptionScheduler &scheduler, GstBuffer *
 {
   Settings settings = copy_settings (self);
   blip2::GenerationOptions options =
-      blip2gst::generation_options (settings, scheduler.model_info ());
+      blip2gst::generation_options (settings, checkpoint_generation_of (self));
   {
     std::lock_guard<std::mutex> lk (self->priv->lock);
     self->priv->stats.sampled++;
@@ -1153,8 +1215,11 @@ static const struct
      *
      * The loaded model as a GstStructure "blip2-model" with the fields
      * model, path (resolved folder), device, dtype, image-size,
-     * default-prompt and instance (equal for elements sharing one model).
-     * NULL until the element is PAUSED.
+     * default-prompt, instance (equal for elements sharing one model) and
+     * generation-defaults: a GstStructure of the decoding defaults the
+     * checkpoint's generation_config.json gives the properties not set, by
+     * property name (those that differ from the properties' defaults, e.g.
+     * num-beams=3). NULL until the element is PAUSED.
      *
      * Since: 0.1
      */
@@ -1163,7 +1228,9 @@ static const struct
        return g_param_spec_boxed (
            "model-info", "Model info",
            "The loaded model (NULL before PAUSED): a GstStructure with model, path, device, dtype, "
-           "image-size, default-prompt and instance (equal for elements sharing one loaded model)",
+           "image-size, default-prompt, instance (equal for elements sharing one loaded model) "
+           "and generation-defaults (the decoding defaults of the checkpoint's "
+           "generation_config.json that differ from the properties' defaults, by property name)",
            GST_TYPE_STRUCTURE, flags);
      }},
 };

@@ -131,43 +131,46 @@ device_is_valid (const gchar *device)
   return std::all_of (d.begin () + 5, d.end (), [] (char c) { return c >= '0' && c <= '9'; });
 }
 
-void
-set_device (Settings &s, const GValue *v)
+bool
+accept_device (const Settings &s, const GValue *v)
 {
   const gchar *device = g_value_get_string (v);
-  if (!device_is_valid (device)) {
-    g_warning ("blip2caption: invalid device '%s' (expected auto, cpu, cuda or cuda:N); keeping '%s'",
-               device ? device : "(null)", s.device.c_str ());
-    return;
-  }
-  s.device = device;
+  if (device_is_valid (device))
+    return true;
+  g_warning ("blip2caption: invalid device '%s' (expected auto, cpu, cuda or cuda:N); keeping '%s'",
+             device ? device : "(null)", s.device.c_str ());
+  return false;
 }
 
 // transformers refuses top_p = 0 for sampling and the library for any
 // caption: refused here, before it can stop the pipeline.
-void
-set_top_p (Settings &s, const GValue *v)
+bool
+accept_top_p (const Settings &s, const GValue *v)
 {
-  gdouble top_p = g_value_get_double (v);
-  if (!(top_p > 0.0)) {
-    g_warning ("blip2caption: top-p must be greater than 0 (1.0 = no filter); keeping %g",
-               s.generation.top_p);
-    return;
-  }
-  s.generation.top_p = top_p;
+  if (g_value_get_double (v) > 0.0)
+    return true;
+  g_warning ("blip2caption: top-p must be greater than 0 (1.0 = no filter); keeping %g",
+             s.generation.top_p);
+  return false;
 }
+
+// The end of the blurb of a property that a checkpoint's
+// generation_config.json gives a default to.
+#define FROM_CHECKPOINT "; unset: the checkpoint's generation_config.json value, if any"
 
 const auto kReadWrite = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 const auto kReady = (GParamFlags)(kReadWrite | GST_PARAM_MUTABLE_READY);
 const auto kPlaying = (GParamFlags)(kReadWrite | GST_PARAM_MUTABLE_PLAYING);
 
-// One settings property: its spec, how it is read and how it is written.
+// One settings property: its spec, how it is read and how it is written,
+// and (optionally) which values it refuses, with a warning.
 struct Property
 {
   guint id;
   GParamSpec *(*spec) ();
   void (*get) (const Settings &, GValue *);
   void (*set) (Settings &, const GValue *);
+  bool (*accept) (const Settings &, const GValue *) = nullptr;
 };
 
 const Property kProperties[] = {
@@ -210,7 +213,8 @@ const Property kProperties[] = {
            "Where inference runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N",
            "auto", kReady);
      },
-     [] (const Settings &s, GValue *v) { g_value_set_string (v, s.device.c_str ()); }, set_device},
+     [] (const Settings &s, GValue *v) { g_value_set_string (v, s.device.c_str ()); },
+     [] (Settings &s, const GValue *v) { s.device = g_value_get_string (v); }, accept_device},
     /**
      * GstBlip2Caption:dtype:
      *
@@ -299,13 +303,17 @@ const Property kProperties[] = {
      *
      * Most tokens generated per caption (the end-of-text token included).
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_MAX_NEW_TOKENS,
      [] {
        return g_param_spec_uint ("max-new-tokens", "Max new tokens",
-                                 "Most tokens generated per caption, end-of-text included", 1,
-                                 kMaxNewTokensLimit, kLibraryDefaults.max_new_tokens, kPlaying);
+                                 "Most tokens generated per caption, end-of-text included"
+                                 FROM_CHECKPOINT,
+                                 1, kMaxNewTokensLimit, kLibraryDefaults.max_new_tokens, kPlaying);
      },
      [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.max_new_tokens); },
      [] (Settings &s, const GValue *v) {
@@ -316,13 +324,17 @@ const Property kProperties[] = {
      *
      * End-of-text is not allowed before this many new tokens.
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_MIN_NEW_TOKENS,
      [] {
        return g_param_spec_uint ("min-new-tokens", "Min new tokens",
-                                 "End-of-text is not allowed before this many new tokens", 0,
-                                 kMaxNewTokensLimit, kLibraryDefaults.min_new_tokens, kPlaying);
+                                 "End-of-text is not allowed before this many new tokens"
+                                 FROM_CHECKPOINT,
+                                 0, kMaxNewTokensLimit, kLibraryDefaults.min_new_tokens, kPlaying);
      },
      [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.min_new_tokens); },
      [] (Settings &s, const GValue *v) {
@@ -353,12 +365,16 @@ const Property kProperties[] = {
      *
      * Beam search width; 1 is greedy decoding (or sampling with do-sample).
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_NUM_BEAMS,
      [] {
        return g_param_spec_uint ("num-beams", "Beams",
-                                 "Beam search width (1 = greedy, or sampling when do-sample is set)",
+                                 "Beam search width (1 = greedy, or sampling when do-sample is set)"
+                                 FROM_CHECKPOINT,
                                  1, 64, kLibraryDefaults.num_beams, kPlaying);
      },
      [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.num_beams); },
@@ -368,6 +384,9 @@ const Property kProperties[] = {
      *
      * Beam search: a finished caption scores sum(log p) / length^length-penalty.
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_LENGTH_PENALTY,
@@ -375,7 +394,7 @@ const Property kProperties[] = {
        return g_param_spec_double (
            "length-penalty", "Length penalty",
            "Beam search: captions score sum(log p) / length^length-penalty (> 0 favours longer "
-           "ones)",
+           "ones)" FROM_CHECKPOINT,
            -100.0, 100.0, kLibraryDefaults.length_penalty, kPlaying);
      },
      [] (const Settings &s, GValue *v) { g_value_set_double (v, s.generation.length_penalty); },
@@ -385,12 +404,16 @@ const Property kProperties[] = {
      *
      * Beam search stopping rule (transformers' early_stopping).
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_EARLY_STOPPING,
      [] {
        return g_param_spec_enum ("early-stopping", "Early stopping",
-                                 "Beam search stopping rule, as transformers' early_stopping",
+                                 "Beam search stopping rule, as transformers' early_stopping"
+                                 FROM_CHECKPOINT,
                                  GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING,
                                  from_library (kLibraryDefaults.early_stopping), kPlaying);
      },
@@ -405,12 +428,17 @@ const Property kProperties[] = {
      *
      * Divides the logits of tokens already in the caption (1.0 = off).
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_REPETITION_PENALTY,
      [] {
        return g_param_spec_double ("repetition-penalty", "Repetition penalty",
-                                   "Penalty on tokens already generated (1.0 = none)", 0.01, 100.0,
+                                   "Penalty on tokens already generated (1.0 = none)"
+                                   FROM_CHECKPOINT,
+                                   0.01, 100.0,
                                    kLibraryDefaults.repetition_penalty, kPlaying);
      },
      [] (const Settings &s, GValue *v) {
@@ -424,13 +452,17 @@ const Property kProperties[] = {
      *
      * No n-gram of this size appears twice in a caption (0 = off).
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_NO_REPEAT_NGRAM_SIZE,
      [] {
        return g_param_spec_uint ("no-repeat-ngram-size", "No-repeat n-gram size",
-                                 "No n-gram of this size appears twice in a caption (0 = off)", 0,
-                                 64, kLibraryDefaults.no_repeat_ngram_size, kPlaying);
+                                 "No n-gram of this size appears twice in a caption (0 = off)"
+                                 FROM_CHECKPOINT,
+                                 0, 64, kLibraryDefaults.no_repeat_ngram_size, kPlaying);
      },
      [] (const Settings &s, GValue *v) {
        g_value_set_uint (v, s.generation.no_repeat_ngram_size);
@@ -444,13 +476,17 @@ const Property kProperties[] = {
      * Sample tokens (temperature, top-k, top-p, seed) instead of taking the
      * most likely one.
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_DO_SAMPLE,
      [] {
        return g_param_spec_boolean (
            "do-sample", "Sample",
-           "Sample tokens (temperature, top-k, top-p, seed) instead of picking the most likely one",
+           "Sample tokens (temperature, top-k, top-p, seed) instead of picking the most likely one"
+           FROM_CHECKPOINT,
            kLibraryDefaults.do_sample, kPlaying);
      },
      [] (const Settings &s, GValue *v) { g_value_set_boolean (v, s.generation.do_sample); },
@@ -460,12 +496,15 @@ const Property kProperties[] = {
      *
      * Sampling temperature.
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_TEMPERATURE,
      [] {
        return g_param_spec_double ("temperature", "Temperature",
-                                   "Sampling temperature (do-sample)", 0.01, 100.0,
+                                   "Sampling temperature (do-sample)" FROM_CHECKPOINT, 0.01, 100.0,
                                    kLibraryDefaults.temperature, kPlaying);
      },
      [] (const Settings &s, GValue *v) { g_value_set_double (v, s.generation.temperature); },
@@ -475,13 +514,17 @@ const Property kProperties[] = {
      *
      * Sampling: keep the k most likely tokens (0 = all).
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_TOP_K,
      [] {
        return g_param_spec_uint ("top-k", "Top k",
-                                 "Sampling: keep only the k most likely tokens (0 = no limit)", 0,
-                                 G_MAXINT, kLibraryDefaults.top_k, kPlaying);
+                                 "Sampling: keep only the k most likely tokens (0 = no limit)"
+                                 FROM_CHECKPOINT,
+                                 0, G_MAXINT, kLibraryDefaults.top_k, kPlaying);
      },
      [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.generation.top_k); },
      [] (Settings &s, const GValue *v) { s.generation.top_k = (int32_t)g_value_get_uint (v); }},
@@ -491,6 +534,9 @@ const Property kProperties[] = {
      * Sampling: keep the smallest set of tokens whose probability reaches p.
      * 0 is refused (with a warning, keeping the old value).
      *
+     * Unless set, the checkpoint's generation_config.json value when it has
+     * one (the property then still reads its own default).
+     *
      * Since: 0.1
      */
     {PROP_TOP_P,
@@ -498,10 +544,12 @@ const Property kProperties[] = {
        return g_param_spec_double (
            "top-p", "Top p",
            "Sampling: keep the most likely tokens whose probabilities add up to p (1.0 = all, "
-           "0 is refused)",
+           "0 is refused)" FROM_CHECKPOINT,
            0.0, 1.0, kLibraryDefaults.top_p, kPlaying);
      },
-     [] (const Settings &s, GValue *v) { g_value_set_double (v, s.generation.top_p); }, set_top_p},
+     [] (const Settings &s, GValue *v) { g_value_set_double (v, s.generation.top_p); },
+     [] (Settings &s, const GValue *v) { s.generation.top_p = g_value_get_double (v); },
+     accept_top_p},
     /**
      * GstBlip2Caption:seed:
      *
@@ -760,12 +808,71 @@ find_property (guint prop_id)
 }  // namespace
 
 blip2::GenerationOptions
-generation_options (const Settings &settings, const blip2::ModelInfo &model)
+generation_options (const Settings &settings, const blip2::GenerationOptions &checkpoint)
 {
-  blip2::GenerationOptions options = settings.generation;
-  options.prompt = settings.prompt ? *settings.prompt : model.default_prompt;
+  const blip2::GenerationOptions &user = settings.generation;
+  auto set = [&settings] (guint id) { return settings.user_set.test (id); };
+  blip2::GenerationOptions options = checkpoint;
+  if (set (PROP_MAX_NEW_TOKENS))
+    options.max_new_tokens = user.max_new_tokens;
+  if (set (PROP_MIN_NEW_TOKENS))
+    options.min_new_tokens = user.min_new_tokens;
+  if (set (PROP_NUM_BEAMS))
+    options.num_beams = user.num_beams;
+  if (set (PROP_LENGTH_PENALTY))
+    options.length_penalty = user.length_penalty;
+  if (set (PROP_EARLY_STOPPING))
+    options.early_stopping = user.early_stopping;
+  if (set (PROP_REPETITION_PENALTY))
+    options.repetition_penalty = user.repetition_penalty;
+  if (set (PROP_NO_REPEAT_NGRAM_SIZE))
+    options.no_repeat_ngram_size = user.no_repeat_ngram_size;
+  if (set (PROP_DO_SAMPLE))
+    options.do_sample = user.do_sample;
+  if (set (PROP_TEMPERATURE))
+    options.temperature = user.temperature;
+  if (set (PROP_TOP_K))
+    options.top_k = user.top_k;
+  if (set (PROP_TOP_P))
+    options.top_p = user.top_p;
+  options.seed = user.seed;  // not a generation_config.json key
+  options.prompt = settings.prompt ? *settings.prompt : checkpoint.prompt;
   options.num_return_sequences = 1;
+  options.cancel = nullptr;
   return options;
+}
+
+GstStructure *
+checkpoint_generation_defaults (const blip2::GenerationOptions &checkpoint)
+{
+  const blip2::GenerationOptions &d = kLibraryDefaults;
+  const blip2::GenerationOptions &c = checkpoint;
+  GstStructure *s = gst_structure_new_empty ("generation-defaults");
+  if (c.max_new_tokens != d.max_new_tokens)
+    gst_structure_set (s, "max-new-tokens", G_TYPE_UINT, (guint)c.max_new_tokens, nullptr);
+  if (c.min_new_tokens != d.min_new_tokens)
+    gst_structure_set (s, "min-new-tokens", G_TYPE_UINT, (guint)c.min_new_tokens, nullptr);
+  if (c.num_beams != d.num_beams)
+    gst_structure_set (s, "num-beams", G_TYPE_UINT, (guint)c.num_beams, nullptr);
+  if (c.length_penalty != d.length_penalty)
+    gst_structure_set (s, "length-penalty", G_TYPE_DOUBLE, c.length_penalty, nullptr);
+  if (c.early_stopping != d.early_stopping)
+    gst_structure_set (s, "early-stopping", GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING,
+                       from_library (c.early_stopping), nullptr);
+  if (c.repetition_penalty != d.repetition_penalty)
+    gst_structure_set (s, "repetition-penalty", G_TYPE_DOUBLE, c.repetition_penalty, nullptr);
+  if (c.no_repeat_ngram_size != d.no_repeat_ngram_size)
+    gst_structure_set (s, "no-repeat-ngram-size", G_TYPE_UINT, (guint)c.no_repeat_ngram_size,
+                       nullptr);
+  if (c.do_sample != d.do_sample)
+    gst_structure_set (s, "do-sample", G_TYPE_BOOLEAN, (gboolean)c.do_sample, nullptr);
+  if (c.temperature != d.temperature)
+    gst_structure_set (s, "temperature", G_TYPE_DOUBLE, c.temperature, nullptr);
+  if (c.top_k != d.top_k)
+    gst_structure_set (s, "top-k", G_TYPE_UINT, (guint)c.top_k, nullptr);
+  if (c.top_p != d.top_p)
+    gst_structure_set (s, "top-p", G_TYPE_DOUBLE, c.top_p, nullptr);
+  return s;
 }
 
 blip2caption::ChangeSettings
@@ -806,8 +913,11 @@ install_settings_properties (GObjectClass *klass, GParamSpec **specs)
 void
 set_setting (Settings &settings, guint prop_id, const GValue *value)
 {
-  if (const Property *p = find_property (prop_id))
-    p->set (settings, value);
+  const Property *p = find_property (prop_id);
+  if (p == nullptr || (p->accept && !p->accept (settings, value)))
+    return;
+  p->set (settings, value);
+  settings.user_set.set (prop_id);
 }
 
 void

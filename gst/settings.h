@@ -8,6 +8,7 @@
 
 #include <gst/gst.h>
 
+#include <bitset>
 #include <optional>
 #include <string>
 
@@ -150,6 +151,9 @@ struct Settings
   gdouble change_threshold = blip2caption::ChangeSampler::kDefaultThreshold;
   // How captions become cues on text_src (merging, style, display time).
   blip2caption::CueSettings cues = default_cue_settings ();
+  // The properties set_property was called for (by id), so that the
+  // checkpoint's generation_config.json gives defaults to the others only.
+  std::bitset<PROP_SETTINGS_END> user_set;
 
   static blip2caption::CueSettings
   default_cue_settings ()
@@ -163,9 +167,18 @@ struct Settings
 // The change sampler's settings for these settings.
 blip2caption::ChangeSettings change_settings (const Settings &settings);
 
-// The options one caption is generated with.
+// The options one caption is generated with: the decoding properties the
+// user set, and for the others the checkpoint's defaults `checkpoint`
+// (blip2::generation_defaults: its generation_config.json over the library's
+// defaults, and its default prompt), as transformers' pipelines apply a
+// checkpoint's generation_config.json unless the caller overrides it.
 blip2::GenerationOptions generation_options (const Settings &settings,
-                                             const blip2::ModelInfo &model);
+                                             const blip2::GenerationOptions &checkpoint);
+
+// The checkpoint's decoding defaults that differ from the properties'
+// defaults, by property name (e.g. num-beams=3), as a GstStructure named
+// "generation-defaults" (empty when it has none). Free with gst_structure_free.
+GstStructure *checkpoint_generation_defaults (const blip2::GenerationOptions &checkpoint);
 
 // The dtype name the library takes ("auto", "float32", ...).
 const char *dtype_name (GstBlip2CaptionDtype dtype);
@@ -175,7 +188,8 @@ const char *dtype_name (GstBlip2CaptionDtype dtype);
 void install_settings_properties (GObjectClass *klass, GParamSpec **specs);
 
 // set_property / get_property of a settings property. A value the element
-// cannot use is refused with a warning and the old value kept.
+// cannot use is refused with a warning and the old value kept; a value taken
+// marks the property as set by the user (Settings::user_set).
 void set_setting (Settings &settings, guint prop_id, const GValue *value);
 void get_setting (const Settings &settings, guint prop_id, GValue *value);
 

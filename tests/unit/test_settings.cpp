@@ -1,6 +1,7 @@
 // The element's settings (gst/settings.h): every property row writes and
-// reads the field the mapping to GenerationOptions takes, and the property
-// defaults are the library's GenerationOptions defaults.
+// reads the field the mapping to GenerationOptions takes, the property
+// defaults are the library's GenerationOptions defaults, and the checkpoint's
+// generation_config.json gives defaults to the properties not set.
 #include <gtest/gtest.h>
 
 #include "settings.h"
@@ -57,9 +58,9 @@ set (Settings &s, const char *name, GType type, Setter value_setter)
 TEST (Settings, DefaultsAreTheLibrarysGenerationOptions)
 {
   const blip2::GenerationOptions library;
-  blip2::ModelInfo model;
-  model.default_prompt = "a photo of";
-  blip2::GenerationOptions mapped = generation_options (Settings{}, model);
+  blip2::GenerationOptions checkpoint;
+  checkpoint.prompt = "a photo of";
+  blip2::GenerationOptions mapped = generation_options (Settings{}, checkpoint);
   EXPECT_EQ (mapped.prompt, "a photo of");
   EXPECT_EQ (mapped.max_new_tokens, library.max_new_tokens);
   EXPECT_EQ (mapped.min_new_tokens, library.min_new_tokens);
@@ -103,7 +104,7 @@ TEST (Settings, EveryRowWritesWhatTheMappingReads)
   set (s, "top-k", G_TYPE_UINT, [] (GValue *v) { g_value_set_uint (v, 9); });
   set (s, "top-p", G_TYPE_DOUBLE, [] (GValue *v) { g_value_set_double (v, 0.9); });
   set (s, "seed", G_TYPE_UINT64, [] (GValue *v) { g_value_set_uint64 (v, 42); });
-  blip2::GenerationOptions o = generation_options (s, blip2::ModelInfo{});
+  blip2::GenerationOptions o = generation_options (s, blip2::GenerationOptions{});
   EXPECT_EQ (o.prompt, "hello");
   EXPECT_EQ (o.max_new_tokens, 7);
   EXPECT_EQ (o.min_new_tokens, 3);
@@ -133,12 +134,114 @@ TEST (Settings, EveryRowWritesWhatTheMappingReads)
 TEST (Settings, EmptyPromptIsNoPromptAndUnsetIsTheCheckpoints)
 {
   Settings s;
-  blip2::ModelInfo model;
-  model.default_prompt = "a photo of";
+  blip2::GenerationOptions checkpoint;
+  checkpoint.prompt = "a photo of";
   set (s, "prompt", G_TYPE_STRING, [] (GValue *v) { g_value_set_string (v, ""); });
-  EXPECT_EQ (generation_options (s, model).prompt, "");
+  EXPECT_EQ (generation_options (s, checkpoint).prompt, "");
   set (s, "prompt", G_TYPE_STRING, [] (GValue *v) { g_value_set_string (v, nullptr); });
-  EXPECT_EQ (generation_options (s, model).prompt, "a photo of");
+  EXPECT_EQ (generation_options (s, checkpoint).prompt, "a photo of");
+}
+
+// A checkpoint whose generation_config.json sets every decoding key.
+blip2::GenerationOptions
+checkpoint_with_every_key ()
+{
+  blip2::GenerationOptions c;
+  c.max_new_tokens = 5;
+  c.min_new_tokens = 2;
+  c.num_beams = 3;
+  c.length_penalty = 0.5;
+  c.early_stopping = blip2::EarlyStopping::kTrue;
+  c.num_return_sequences = 3;
+  c.repetition_penalty = 1.3;
+  c.no_repeat_ngram_size = 2;
+  c.do_sample = true;
+  c.temperature = 0.7;
+  c.top_k = 9;
+  c.top_p = 0.8;
+  return c;
+}
+
+// Properties not set take the checkpoint's generation_config.json values;
+// one set explicitly wins, even when set to its own default.
+TEST (Settings, CheckpointDefaultsFillTheUnsetPropertiesOnly)
+{
+  const blip2::GenerationOptions c = checkpoint_with_every_key ();
+  Settings s;
+  blip2::GenerationOptions o = generation_options (s, c);
+  EXPECT_EQ (o.max_new_tokens, 5);
+  EXPECT_EQ (o.min_new_tokens, 2);
+  EXPECT_EQ (o.num_beams, 3);
+  EXPECT_EQ (o.length_penalty, 0.5);
+  EXPECT_EQ (o.early_stopping, blip2::EarlyStopping::kTrue);
+  EXPECT_EQ (o.num_return_sequences, 1);  // the element makes one caption
+  EXPECT_EQ (o.repetition_penalty, 1.3);
+  EXPECT_EQ (o.no_repeat_ngram_size, 2);
+  EXPECT_TRUE (o.do_sample);
+  EXPECT_EQ (o.temperature, 0.7);
+  EXPECT_EQ (o.top_k, 9);
+  EXPECT_EQ (o.top_p, 0.8);
+
+  const blip2::GenerationOptions library;
+  set (s, "num-beams", G_TYPE_UINT, [] (GValue *v) { g_value_set_uint (v, 1); });
+  set (s, "max-new-tokens", G_TYPE_UINT, [] (GValue *v) { g_value_set_uint (v, 7); });
+  set (s, "do-sample", G_TYPE_BOOLEAN, [] (GValue *v) { g_value_set_boolean (v, FALSE); });
+  set (s, "top-p", G_TYPE_DOUBLE, [] (GValue *v) { g_value_set_double (v, 1.0); });
+  set (s, "early-stopping", GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING,
+       [] (GValue *v) { g_value_set_enum (v, GST_BLIP2_CAPTION_EARLY_STOPPING_FALSE); });
+  o = generation_options (s, c);
+  EXPECT_EQ (o.num_beams, 1);
+  EXPECT_EQ (o.max_new_tokens, 7);
+  EXPECT_FALSE (o.do_sample);
+  EXPECT_EQ (o.top_p, library.top_p);
+  EXPECT_EQ (o.early_stopping, library.early_stopping);
+  EXPECT_EQ (o.min_new_tokens, 2);  // still the checkpoint's
+  EXPECT_EQ (o.top_k, 9);
+}
+
+// A refused value does not count as set: the checkpoint's value stays.
+TEST (Settings, ARefusedValueIsNotASetting)
+{
+  Settings s;
+  set (s, "top-p", G_TYPE_DOUBLE, [] (GValue *v) { g_value_set_double (v, 0.0); });
+  EXPECT_FALSE (s.user_set.test (spec ("top-p")->param_id));
+  EXPECT_EQ (generation_options (s, checkpoint_with_every_key ()).top_p, 0.8);
+  set (s, "device", G_TYPE_STRING, [] (GValue *v) { g_value_set_string (v, "gpu"); });
+  EXPECT_EQ (s.device, "auto");
+  EXPECT_FALSE (s.user_set.test (spec ("device")->param_id));
+  set (s, "device", G_TYPE_STRING, [] (GValue *v) { g_value_set_string (v, "cuda:1"); });
+  EXPECT_EQ (s.device, "cuda:1");
+}
+
+// model-info's generation-defaults: the checkpoint's values that differ from
+// the properties' defaults, by property name.
+TEST (Settings, CheckpointDefaultsAreDescribedByPropertyName)
+{
+  gst_init (nullptr, nullptr);
+  blip2::GenerationOptions c;
+  GstStructure *none = checkpoint_generation_defaults (c);
+  EXPECT_EQ (gst_structure_n_fields (none), 0);
+  gst_structure_free (none);
+  c.num_beams = 3;
+  c.max_new_tokens = 5;
+  c.length_penalty = 0.5;
+  c.early_stopping = blip2::EarlyStopping::kNever;
+  GstStructure *s = checkpoint_generation_defaults (c);
+  EXPECT_STREQ (gst_structure_get_name (s), "generation-defaults");
+  EXPECT_EQ (gst_structure_n_fields (s), 4);
+  guint beams = 0, tokens = 0;
+  gdouble penalty = 0.0;
+  gint stopping = -1;
+  EXPECT_TRUE (gst_structure_get_uint (s, "num-beams", &beams));
+  EXPECT_TRUE (gst_structure_get_uint (s, "max-new-tokens", &tokens));
+  EXPECT_TRUE (gst_structure_get_double (s, "length-penalty", &penalty));
+  EXPECT_TRUE (gst_structure_get_enum (s, "early-stopping", GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING,
+                                       &stopping));
+  EXPECT_EQ (beams, 3u);
+  EXPECT_EQ (tokens, 5u);
+  EXPECT_EQ (penalty, 0.5);
+  EXPECT_EQ (stopping, GST_BLIP2_CAPTION_EARLY_STOPPING_NEVER);
+  gst_structure_free (s);
 }
 
 TEST (Settings, EnumTypesArePluginApi)
