@@ -8,12 +8,19 @@
 // token for token what an unbatched call gives. Sampling requests always run
 // alone (their random draws would depend on the batch).
 //
+// Cancelling (GenerationOptions::cancel): a request still waiting for its
+// batch leaves it within a few milliseconds (caption() throws
+// Error(kCancelled)); a request whose batch is running gets its batch's
+// result, and the batch itself stops before its next decoding step once
+// every request in it is cancelled.
+//
 //   auto scheduler = blip2::BatchScheduler::shared(model, {8, std::chrono::milliseconds(20)});
 //   blip2::Caption c = scheduler->caption(view, options);   // blocks this thread
 //
 // Nothing here needs GStreamer or torch headers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -48,7 +55,9 @@ class BatchScheduler {
   BatchScheduler& operator=(const BatchScheduler&) = delete;
 
   // The caption of `image` (which must stay valid until this returns);
-  // blocks until its batch has run. Throws the batch's blip2::Error.
+  // blocks until its batch has run. Throws the batch's blip2::Error, or
+  // Error(kCancelled) when options.cancel is set before the batch starts.
+  // Caption::batch_size says how many images the batch held.
   Caption caption(const ImageView& image, const GenerationOptions& options);
 
   Counters counters() const;
@@ -66,12 +75,18 @@ class BatchScheduler {
   // The requests of the next batch, or empty when stopping (lock held).
   std::deque<Request*> next_batch(std::unique_lock<std::mutex>& lock);
   void caption_batch(const std::deque<Request*>& batch);
+  // A cancelled caller: leaves the queue (true), or, when its batch already
+  // runs, cancels that batch if every request in it is cancelled (false).
+  bool withdraw(const Request& request);
 
   Settings settings_;
   std::unique_ptr<Captioner> captioner_;  // used by the worker only
   mutable std::mutex lock_;
   std::condition_variable wake_;
   std::deque<Request*> waiting_;
+  std::deque<Request*> running_;                    // the batch in progress
+  std::shared_ptr<std::atomic<bool>> batch_cancel_;  // its cancel flag
+  uint64_t next_serial_ = 0;
   Counters counters_;
   bool stopping_ = false;
   std::thread worker_;

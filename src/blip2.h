@@ -126,6 +126,7 @@ struct Caption {
   double inference_ms = 0.0;       // wall time of the whole caption call (per batch)
   std::vector<Sequence> alternatives;  // the other returned sequences (num_return_sequences > 1)
   StageTimings timings;            // of the whole call (per batch)
+  int32_t batch_size = 1;          // images captioned together in that call
 };
 
 class Model {

@@ -177,6 +177,7 @@ std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
       captions.push_back(to_caption(decoded, static_cast<int64_t>(i), m.tokenizer));
       captions.back().inference_ms = elapsed_ms;
       captions.back().timings = timings;
+      captions.back().batch_size = static_cast<int32_t>(images.size());
     }
     return captions;
   } catch (...) {  // c10::Error and friends, on one line

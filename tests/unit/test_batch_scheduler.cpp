@@ -2,6 +2,9 @@
 // batched through one model and still equal transformers' unbatched ones.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -110,6 +113,112 @@ TEST(BatchScheduler, OneSchedulerPerSharedModel) {
   const auto b = BatchScheduler::shared(model, {2, std::chrono::milliseconds(9)});
   EXPECT_EQ(a.get(), b.get());
   EXPECT_EQ(b->settings().max_batch, 4);
+}
+
+// A request cancelled while it waits for company leaves at once (not after
+// the wait), and the scheduler keeps serving the others.
+TEST(BatchScheduler, CancelledWhileWaitingLeavesAtOnce) {
+  const auto model = Model::load({model_dir("tiny"), "cpu", "float32"});
+  const std::vector<Expected> expected = oracle_captions("tiny");
+  BatchScheduler scheduler(model, {4, std::chrono::seconds(30)});
+  GenerationOptions options = expected[0].options;
+  options.cancel = std::make_shared<std::atomic<bool>>(false);
+  auto call = std::async(std::launch::async, [&] {
+    try {
+      scheduler.caption(expected[0].image.view(), options);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::kRuntime;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  options.cancel->store(true);
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the cancelled request waited for its batch";
+  EXPECT_EQ(call.get(), ErrorCode::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(scheduler.counters().batches, 0u);
+
+  // Four callers fill a batch: the scheduler did not keep the cancelled one.
+  const std::vector<Expected> four(4, expected[0]);
+  const std::vector<Caption> captions = caption_concurrently(scheduler, four);
+  for (size_t i = 0; i < four.size(); ++i) EXPECT_EQ(captions[i].token_ids, four[i].token_ids);
+  EXPECT_EQ(scheduler.counters().captions, 4u);
+}
+
+// One caller cancelling, whenever it does, never costs another caller of the
+// same batch its caption: a batch runs with its own cancel flag.
+TEST(BatchScheduler, OneCancelledCallerDoesNotStopItsBatch) {
+  // tiny-legacy: two different captions, each the same alone or batched
+  const auto model = Model::load({model_dir("tiny-legacy"), "cpu", "float32"});
+  const nlohmann::json reference = greedy_reference("tiny-legacy");
+  std::vector<Expected> pair;
+  for (const auto& c : reference["cases"]) {
+    if (c["images"].size() < 2 || c["prompt"] != "a photo of") continue;
+    for (size_t i = 0; i < 2; ++i) {
+      Expected e{fixture_image(c["images"][i]), {}, c["token_ids"][i]};
+      e.options.prompt = c["prompt"];
+      e.options.max_new_tokens = c["max_new_tokens"];
+      e.options.min_new_tokens = c["min_new_tokens"];
+      pair.push_back(std::move(e));
+    }
+    break;
+  }
+  ASSERT_EQ(pair.size(), 2u);
+  BatchScheduler scheduler(model, {2, std::chrono::seconds(1)});
+  int cancelled_callers = 0;
+  for (int round = 0; round < 12; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    GenerationOptions first_options = pair[0].options;
+    first_options.cancel = std::make_shared<std::atomic<bool>>(false);
+    auto first = std::async(std::launch::async, [&] {
+      return scheduler.caption(pair[0].image.view(), first_options);
+    });
+    auto second = std::async(std::launch::async, [&] {
+      return scheduler.caption(pair[1].image.view(), pair[1].options);
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(500 * round));
+    first_options.cancel->store(true);
+    EXPECT_EQ(second.get().token_ids, pair[1].token_ids);
+    try {
+      EXPECT_EQ(first.get().token_ids, pair[0].token_ids);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+      ++cancelled_callers;
+    }
+  }
+  std::printf("%d of 12 first callers cancelled in time\n", cancelled_callers);
+}
+
+// A batch whose every caller cancelled stops, and the next batch runs.
+TEST(BatchScheduler, BatchOfCancelledCallersStops) {
+  const auto model = Model::load({model_dir("tiny"), "cpu", "float32"});
+  const std::vector<Expected> expected = oracle_captions("tiny");
+  BatchScheduler scheduler(model, {2, std::chrono::seconds(5)});
+  GenerationOptions options = expected[0].options;
+  options.cancel = std::make_shared<std::atomic<bool>>(false);
+  auto call = [&] {
+    try {
+      scheduler.caption(expected[0].image.view(), options);
+      return true;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+      return false;
+    }
+  };
+  auto a = std::async(std::launch::async, call);
+  auto b = std::async(std::launch::async, call);
+  options.cancel->store(true);  // both share one flag: cancelled wherever they are
+  ASSERT_EQ(a.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  ASSERT_EQ(b.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  a.get();
+  b.get();
+  const std::vector<Expected> two(2, expected[0]);
+  const std::vector<Caption> captions = caption_concurrently(scheduler, two);
+  EXPECT_EQ(captions[0].token_ids, two[0].token_ids);
+  EXPECT_EQ(captions[1].token_ids, two[1].token_ids);
+  EXPECT_EQ(captions[0].batch_size, 2);
 }
 
 }  // namespace
