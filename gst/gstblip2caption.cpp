@@ -19,8 +19,9 @@
  *   stay unlinked.
  * * as a `GstCustomMeta` named "Blip2CaptionMeta" on a video buffer; its
  *   structure has the fields `caption` (string), `frame-pts` (guint64, ns),
- *   `prompt` (string), `inference-time` (guint64, ns), `token-count` (guint)
- *   and `score` (gdouble, mean log-probability). Read it with
+ *   `prompt` (string), `inference-time` (guint64, ns), `token-count` (guint),
+ *   `score` (gdouble, mean log-probability) and `batch-size` (guint, the
+ *   images captioned in the same model call; see Batching). Read it with
  *   gst_buffer_get_custom_meta (buffer, "Blip2CaptionMeta") and
  *   gst_custom_meta_get_structure (); from Python,
  *   `buffer.get_custom_meta ("Blip2CaptionMeta").get_structure ()`.
@@ -108,6 +109,22 @@
  * (`generation-defaults`), and the element logs them at INFO level when the
  * model loads.
  *
+ * ## Batching
+ *
+ * In live mode, elements that share one model can caption together: with
+ * #GstBlip2Caption:max-batch above 1, a caption waits up to
+ * #GstBlip2Caption:batch-wait for the captions of the other elements and
+ * runs with them as one batch (at most max-batch images, with equal
+ * generation settings; sampling captions always run alone). Each caption is
+ * token for token what it is alone. The first element that batches on a
+ * model sets max-batch and batch-wait for all of them.
+ * #GstBlip2Caption:batch-stats reads the batches formed, and the meta and
+ * the bus message have `batch-size`. Offline mode never batches: a lone
+ * element would wait for company on every frame. A flush or a state change
+ * takes a waiting caption out of its batch at once; when its batch already
+ * runs, the batch goes on for the other elements (it stops when every
+ * element in it was flushed), and stopping waits for it.
+ *
  * ## Example launch lines
  *
  * A file to SubRip subtitles:
@@ -184,6 +201,7 @@ enum {
   PROP_FRAMES_UNCHANGED,
   PROP_MEAN_INFERENCE_TIME,
   PROP_MODEL_INFO,
+  PROP_BATCH_STATS,
   N_PROPERTIES
 };
 
@@ -644,14 +662,15 @@ upstream_is_live (GstBlip2Caption *self)
 }
 
 static void
-resolve_mode (GstBlip2Caption *self, CaptionScheduler &scheduler, GstBlip2CaptionMode mode)
+resolve_mode (GstBlip2Caption *self, CaptionScheduler &scheduler, const Settings &settings)
 {
+  GstBlip2CaptionMode mode = settings.mode;
   bool upstream_live = upstream_is_live (self);
   bool live = mode == GST_BLIP2_CAPTION_MODE_AUTO ? upstream_live
                                                    : mode == GST_BLIP2_CAPTION_MODE_LIVE;
   GST_INFO_OBJECT (self, "%s mode (upstream is %slive)", live ? "live" : "offline",
                    upstream_live ? "" : "not ");
-  scheduler.resolve_mode (live);
+  scheduler.resolve_mode (live, blip2gst::batch_settings (settings));
 }
 
 static blip2gst::FrameIn
@@ -735,7 +754,7 @@ gst_blip2_caption_prepare_output_buffer (GstBaseTransform *trans,
     return GST_FLOW_FLUSHING;
   Settings settings = copy_settings (self);
   if (!scheduler->mode_resolved ())
-    resolve_mode (self, *scheduler, settings.mode);
+    resolve_mode (self, *scheduler, settings);
   priv->text->video_busy (true);
   // A cue is held when an equal caption may extend it, or when its end is
   // the next caption (change sampling).
@@ -1048,9 +1067,38 @@ gst_blip2_caption_set_property (GObject *object,
     gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
 }
 
+// The batch-stats property: the shared batch scheduler's counters and
+// settings, or NULL when this element does not batch.
+static GstStructure *
+describe_batching (const std::shared_ptr<CaptionScheduler> &scheduler)
+{
+  std::shared_ptr<blip2::BatchScheduler> batch =
+      scheduler ? scheduler->batch_scheduler () : nullptr;
+  if (!batch)
+    return nullptr;
+  const blip2::BatchScheduler::Counters c = batch->counters ();
+  const blip2::BatchScheduler::Settings &settings = batch->settings ();
+  return gst_structure_new (
+      "blip2-batch-stats", "batches", G_TYPE_UINT64, (guint64)c.batches, "captions", G_TYPE_UINT64,
+      (guint64)c.captions, "largest", G_TYPE_UINT, (guint)c.largest, "mean-batch-size",
+      G_TYPE_DOUBLE, c.mean_batch_size (), "max-batch", G_TYPE_UINT, (guint)settings.max_batch,
+      "batch-wait", G_TYPE_UINT64,
+      (guint64)std::chrono::duration_cast<std::chrono::nanoseconds> (settings.max_wait).count (),
+      nullptr);
+}
+
 static void
 get_stat (GstBlip2CaptionPrivate *priv, guint prop_id, GValue *value)
 {
+  if (prop_id == PROP_BATCH_STATS) {
+    std::shared_ptr<CaptionScheduler> scheduler;
+    {
+      std::lock_guard<std::mutex> lk (priv->lock);
+      scheduler = priv->scheduler;
+    }
+    g_value_take_boxed (value, describe_batching (scheduler));
+    return;
+  }
   std::lock_guard<std::mutex> lk (priv->lock);
   const Stats &s = priv->stats;
   switch (prop_id) {
@@ -1233,6 +1281,30 @@ static const struct
            "generation_config.json that differ from the properties' defaults, by property name)",
            GST_TYPE_STRUCTURE, flags);
      }},
+    /**
+     * GstBlip2Caption:batch-stats:
+     *
+     * Live batching (#GstBlip2Caption:max-batch above 1): a GstStructure
+     * "blip2-batch-stats" with the counters of the batch scheduler this
+     * element shares with the other elements of its model: batches (guint64,
+     * model calls), captions (guint64, captions answered through them, of
+     * every element), largest (guint), mean-batch-size (gdouble), and the
+     * settings in use, max-batch (guint) and batch-wait (guint64 ns), which
+     * are those of the first element that batched on the model. NULL when
+     * the element does not batch (offline, max-batch 1, or before its first
+     * frame).
+     *
+     * Since: 0.1
+     */
+    {PROP_BATCH_STATS,
+     [] (GParamFlags flags) {
+       return g_param_spec_boxed (
+           "batch-stats", "Batch statistics",
+           "Live batching: the shared batch scheduler's batches, captions, largest, "
+           "mean-batch-size and its max-batch and batch-wait (the first batching element's); NULL "
+           "when the element does not batch",
+           GST_TYPE_STRUCTURE, flags);
+     }},
 };
 
 static void
@@ -1252,14 +1324,16 @@ set_element_metadata (GstElementClass *element_class)
       element_class, "BLIP-2 video captioner", "Filter/Analyzer/Video/Text",
       "Passes video through and captions sampled frames with a BLIP-2 OPT model: a sparse "
       "text/x-raw subtitle stream on text_src, a GstCustomMeta \"Blip2CaptionMeta\" on the "
-      "video buffer (fields caption, frame-pts, prompt, inference-time, token-count, score; in "
+      "video buffer (fields caption, frame-pts, prompt, inference-time, token-count, score, "
+      "batch-size; in "
       "live mode on the first buffer after the caption is ready) and an element message "
       "\"blip2caption\" (same fields plus running-time, stream-time, trigger and repeat)",
       "The blip2caption authors");
   gst_element_class_add_static_metadata (
       element_class, "meta",
       "GstCustomMeta \"Blip2CaptionMeta\": caption (string), frame-pts (guint64 ns), prompt "
-      "(string), inference-time (guint64 ns), token-count (guint), score (gdouble); read with "
+      "(string), inference-time (guint64 ns), token-count (guint), score (gdouble), batch-size "
+      "(guint); read with "
       "gst_buffer_get_custom_meta() / Python buf.get_custom_meta(\"Blip2CaptionMeta\")");
   gst_element_class_add_static_metadata (
       element_class, "examples",

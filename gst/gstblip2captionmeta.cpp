@@ -32,7 +32,8 @@ gst_blip2_caption_info_to_structure (const GstBlip2CaptionInfo *info, GstStructu
                      "frame-pts", G_TYPE_UINT64, (guint64)info->frame_pts, "prompt", G_TYPE_STRING,
                      info->prompt ? info->prompt : "", "inference-time", G_TYPE_UINT64,
                      (guint64)info->inference_time, "token-count", G_TYPE_UINT, info->token_count,
-                     "score", G_TYPE_DOUBLE, info->score, nullptr);
+                     "score", G_TYPE_DOUBLE, info->score, "batch-size", G_TYPE_UINT,
+                     info->batch_size, nullptr);
 }
 
 GstCustomMeta *

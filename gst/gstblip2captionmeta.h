@@ -30,13 +30,14 @@ typedef struct
   GstClockTime inference_time;  // wall time of the caption call, ns
   guint token_count;            // generated tokens (EOS included)
   gdouble score;                // mean log-probability of the tokens
+  guint batch_size;             // images captioned in the same model call (1: alone)
 } GstBlip2CaptionInfo;
 
 // Adds a "Blip2CaptionMeta" to a writable buffer and returns it.
 GstCustomMeta *gst_blip2_caption_meta_add (GstBuffer *buffer, const GstBlip2CaptionInfo *info);
 
 // Fills `structure` with the fields above (caption, frame-pts, prompt,
-// inference-time, token-count, score).
+// inference-time, token-count, score, batch-size).
 void gst_blip2_caption_info_to_structure (const GstBlip2CaptionInfo *info, GstStructure *structure);
 
 G_END_DECLS

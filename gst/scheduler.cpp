@@ -20,6 +20,7 @@ Finished::info () const
   i.inference_time = inference_time;
   i.token_count = token_count;
   i.score = score;
+  i.batch_size = batch_size;
   return i;
 }
 
@@ -35,6 +36,7 @@ finished_from (const blip2::Caption &caption, const std::string &prompt, const S
   f.inference_time = (GstClockTime)(caption.inference_ms * GST_MSECOND);
   f.token_count = (guint)caption.token_ids.size ();
   f.score = caption.score;
+  f.batch_size = (guint)std::max (caption.batch_size, 1);
   return f;
 }
 
@@ -72,16 +74,30 @@ CaptionScheduler::~CaptionScheduler ()
 }
 
 void
-CaptionScheduler::resolve_mode (bool live)
+CaptionScheduler::resolve_mode (bool live, const blip2::BatchScheduler::Settings &batching)
 {
   live_ = live;
   mode_resolved_ = true;
   if (!live)
     return;
-  auto worker = std::make_shared<blip2::AsyncCaptioner> (
-      model_, [this] (blip2::CaptionResult &&result) { on_worker_result (std::move (result)); });
+  auto on_result = [this] (blip2::CaptionResult &&result) {
+    on_worker_result (std::move (result));
+  };
+  std::shared_ptr<blip2::BatchScheduler> batch;
+  std::shared_ptr<blip2::AsyncCaptioner> worker;
+  if (batching.max_batch > 1) {
+    batch = blip2::BatchScheduler::shared (model_, batching);
+    worker = std::make_shared<blip2::AsyncCaptioner> (
+        [batch] (const blip2::ImageView &image, const blip2::GenerationOptions &options) {
+          return batch->caption (image, options);
+        },
+        on_result);
+  } else {
+    worker = std::make_shared<blip2::AsyncCaptioner> (model_, on_result);
+  }
   std::lock_guard<std::mutex> lk (lock_);
   worker_ = std::move (worker);
+  batch_ = std::move (batch);
 }
 
 void
@@ -298,6 +314,13 @@ CaptionScheduler::on_worker_result (blip2::CaptionResult &&result)
   on_live_ (std::move (outcome));
 }
 
+std::shared_ptr<blip2::BatchScheduler>
+CaptionScheduler::batch_scheduler () const
+{
+  std::lock_guard<std::mutex> lk (lock_);
+  return batch_;
+}
+
 std::shared_ptr<blip2::AsyncCaptioner>
 CaptionScheduler::worker () const
 {
@@ -332,6 +355,7 @@ CaptionScheduler::stop ()
   {
     std::lock_guard<std::mutex> lk (lock_);
     w = std::move (worker_);
+    batch_.reset ();
     in_flight_.clear ();
     ready_.clear ();
     cancel_offline_locked ();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "async_captioner.h"
+#include "batch_scheduler.h"
 #include "blip2.h"
 #include "change_detector.h"
 #include "gstblip2captionmeta.h"
@@ -51,6 +52,7 @@ struct Finished
   GstClockTime inference_time = 0;
   guint token_count = 0;
   gdouble score = 0.0;
+  guint batch_size = 1;  // images captioned together with it (live batching)
 
   GstBlip2CaptionInfo info () const;
 };
@@ -113,7 +115,11 @@ class CaptionScheduler
   {
     return mode_resolved_;
   }
-  void resolve_mode (bool live);
+  // Live mode with batching.max_batch > 1: captions go through the
+  // BatchScheduler every element of this model shares (the first one's
+  // settings win). Offline mode never batches: a lone element would wait for
+  // company on every frame, and the streaming thread waits for its caption.
+  void resolve_mode (bool live, const blip2::BatchScheduler::Settings &batching);
   bool
   live () const
   {
@@ -154,6 +160,9 @@ class CaptionScheduler
                                  bool *skipped);
 
   // Any thread -----------------------------------------------------------
+  // The shared batch scheduler this element's captions go through; null
+  // unless live with max-batch > 1.
+  std::shared_ptr<blip2::BatchScheduler> batch_scheduler () const;
   // Drops the work in flight and the ready metas and cancels the caption in
   // progress (live or offline); does not wait.
   void flush ();
@@ -193,6 +202,7 @@ class CaptionScheduler
   // while captioning or calling the element.
   mutable std::mutex lock_;
   std::shared_ptr<blip2::AsyncCaptioner> worker_;  // live, made when the mode is known
+  std::shared_ptr<blip2::BatchScheduler> batch_;   // live batching, with the worker
   std::map<uint64_t, SampledFrame> in_flight_;     // live, by request id
   std::vector<Finished> ready_;                    // live: metas for the next buffer
   // Offline: the cancel flag of the caption in progress (null when none), and

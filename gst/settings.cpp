@@ -14,6 +14,8 @@ namespace {
 const blip2::GenerationOptions kLibraryDefaults{};
 constexpr guint kMaxNewTokensLimit = 1024;
 constexpr guint kMaxLatencyMs = 600000;
+constexpr guint kMaxBatchLimit = 256;
+constexpr guint64 kMaxBatchWait = 60 * GST_SECOND;
 const blip2caption::CueSettings kCueDefaults = blip2gst::Settings::default_cue_settings ();
 
 GType
@@ -793,6 +795,50 @@ const Property kProperties[] = {
        const gchar *location = g_value_get_string (v);
        s.json_location = location ? location : "";
      }},
+    /**
+     * GstBlip2Caption:max-batch:
+     *
+     * Live mode: the captions of up to this many elements that share one
+     * model (same model, device and dtype) run through it as one batch, each
+     * token for token what it is alone. 1 = no batching. Offline mode never
+     * batches. The batching settings are those of the first element that
+     * starts batching on a model (max-batch and batch-wait); later elements
+     * join it and keep them (#GstBlip2Caption:batch-stats shows the ones in
+     * use).
+     *
+     * Since: 0.1
+     */
+    {PROP_MAX_BATCH,
+     [] {
+       return g_param_spec_uint (
+           "max-batch", "Max batch",
+           "Live mode: captions of elements sharing one model run together, up to this many per "
+           "batch (1 = no batching; offline mode never batches). The first element to batch on a "
+           "model sets max-batch and batch-wait for all of them",
+           1, kMaxBatchLimit, 1, kReady);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint (v, s.max_batch); },
+     [] (Settings &s, const GValue *v) { s.max_batch = g_value_get_uint (v); }},
+    /**
+     * GstBlip2Caption:batch-wait:
+     *
+     * Live batching: how long (ns) the first caption of a batch waits for
+     * the captions of other elements before the batch runs with what it has.
+     * Set by the first element that batches on a model (see
+     * #GstBlip2Caption:max-batch).
+     *
+     * Since: 0.1
+     */
+    {PROP_BATCH_WAIT,
+     [] {
+       return g_param_spec_uint64 (
+           "batch-wait", "Batch wait",
+           "Live batching: ns the first caption of a batch waits for others before it runs (set "
+           "by the first element to batch on a model)",
+           0, kMaxBatchWait, 20 * GST_MSECOND, kReady);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_uint64 (v, s.batch_wait); },
+     [] (Settings &s, const GValue *v) { s.batch_wait = g_value_get_uint64 (v); }},
 };
 
 const Property *
@@ -873,6 +919,15 @@ checkpoint_generation_defaults (const blip2::GenerationOptions &checkpoint)
   if (c.top_p != d.top_p)
     gst_structure_set (s, "top-p", G_TYPE_DOUBLE, c.top_p, nullptr);
   return s;
+}
+
+blip2::BatchScheduler::Settings
+batch_settings (const Settings &settings)
+{
+  blip2::BatchScheduler::Settings b;
+  b.max_batch = (int32_t)settings.max_batch;
+  b.max_wait = std::chrono::microseconds (settings.batch_wait / GST_USECOND);
+  return b;
 }
 
 blip2caption::ChangeSettings

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "batch_scheduler.h"
 #include "blip2.h"
 #include "change_detector.h"
 #include "cue_track.h"
@@ -124,6 +125,8 @@ enum SettingsProperty : guint {
   PROP_READING_RATE,
   PROP_REVISION,
   PROP_JSON_LOCATION,
+  PROP_MAX_BATCH,
+  PROP_BATCH_WAIT,
   PROP_SETTINGS_END,
 };
 
@@ -154,6 +157,10 @@ struct Settings
   // The properties set_property was called for (by id), so that the
   // checkpoint's generation_config.json gives defaults to the others only.
   std::bitset<PROP_SETTINGS_END> user_set;
+  // Live mode: captions of elements sharing one model batched together
+  // (max_batch 1 = never); applied when the first such element starts.
+  guint max_batch = 1;
+  guint64 batch_wait = 20 * GST_MSECOND;  // how long a caption waits for company
 
   static blip2caption::CueSettings
   default_cue_settings ()
@@ -163,6 +170,9 @@ struct Settings
     return c;
   }
 };
+
+// The live batching settings (max_batch 1: no batching).
+blip2::BatchScheduler::Settings batch_settings (const Settings &settings);
 
 // The change sampler's settings for these settings.
 blip2caption::ChangeSettings change_settings (const Settings &settings);
@@ -183,7 +193,7 @@ GstStructure *checkpoint_generation_defaults (const blip2::GenerationOptions &ch
 // The dtype name the library takes ("auto", "float32", ...).
 const char *dtype_name (GstBlip2CaptionDtype dtype);
 
-// Installs the settings properties (ids PROP_MODEL .. PROP_JSON_LOCATION) into
+// Installs the settings properties (ids PROP_MODEL .. PROP_BATCH_WAIT) into
 // `specs` and on `klass`.
 void install_settings_properties (GObjectClass *klass, GParamSpec **specs);
 

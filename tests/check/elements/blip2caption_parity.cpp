@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "blip2.h"
+#include "oracle_common.h"
 
 namespace {
 
@@ -33,37 +34,9 @@ class GstEnvironment : public ::testing::Environment
 [[maybe_unused]] ::testing::Environment* const gst_env =
     ::testing::AddGlobalTestEnvironment (new GstEnvironment);
 
-std::string
-fixtures ()
-{
-  const char* root = std::getenv ("BLIP2_FIXTURES");
-  return root ? root : "";
-}
-
-struct Ppm
-{
-  int width = 0;
-  int height = 0;
-  std::vector<uint8_t> rgb;
-};
-
-Ppm
-read_ppm (const std::string& path)
-{
-  std::ifstream in (path, std::ios::binary);
-  Ppm ppm;
-  std::string magic;
-  int maxval = 0;
-  in >> magic >> ppm.width >> ppm.height >> maxval;
-  in.get ();
-  EXPECT_EQ (magic, "P6") << path;
-  EXPECT_EQ (maxval, 255) << path;
-  ppm.rgb.resize (static_cast<size_t> (ppm.width) * ppm.height * 3);
-  in.read (reinterpret_cast<char*> (ppm.rgb.data ()),
-           static_cast<std::streamsize> (ppm.rgb.size ()));
-  EXPECT_TRUE (in.good ()) << "short read in " << path;
-  return ppm;
-}
+using oracle::fixtures;
+using oracle::Ppm;
+using oracle::read_ppm;
 
 struct ElementCaption
 {
@@ -88,27 +61,8 @@ caption_with_element (const std::string& model, const Ppm& ppm, const blip2::Gen
   GstHarness* h = gst_harness_new_with_element (element, "sink", "src");
   gst_object_unref (element);
   gst_harness_set_live (h, FALSE);
-  gchar* caps = g_strdup_printf ("video/x-raw, format=RGB, width=%d, height=%d, framerate=1/1",
-                                 ppm.width, ppm.height);
-  gst_harness_set_src_caps_str (h, caps);
-  GstVideoInfo info;
-  GstCaps* c = gst_caps_from_string (caps);
-  gst_video_info_from_caps (&info, c);
-  gst_caps_unref (c);
-  g_free (caps);
-
-  GstBuffer* buf = gst_buffer_new_allocate (nullptr, GST_VIDEO_INFO_SIZE (&info), nullptr);
-  GstVideoFrame frame;
-  EXPECT_TRUE (gst_video_frame_map (&frame, &info, buf, GST_MAP_WRITE));
-  auto* data = static_cast<uint8_t*> (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0));
-  const int stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-  for (int y = 0; y < ppm.height; ++y) {
-    std::copy_n (ppm.rgb.data () + static_cast<size_t> (y) * ppm.width * 3, ppm.width * 3,
-                 data + static_cast<size_t> (y) * stride);
-  }
-  gst_video_frame_unmap (&frame);
-  GST_BUFFER_PTS (buf) = 0;
-  GST_BUFFER_DURATION (buf) = GST_SECOND;
+  gst_harness_set_src_caps_str (h, ppm.caps ().c_str ());
+  GstBuffer* buf = oracle::ppm_buffer (ppm, 0, GST_SECOND);
   EXPECT_EQ (gst_harness_push (h, buf), GST_FLOW_OK);
 
   ElementCaption result;
