@@ -1,5 +1,6 @@
 // batch_scheduler.cpp — forming batches of equal requests from many threads.
 #include "batch_scheduler.h"
+#include "model_impl.h"
 
 #include <algorithm>
 #include <exception>
@@ -20,6 +21,16 @@ bool same_generation(const GenerationOptions& a, const GenerationOptions& b) {
   return fields(a) == fields(b);
 }
 
+// Whether a batched call gives each image the caption it gets alone. Not when
+// the word embeddings are narrower than the language model
+// (word_embed_proj_dim != hidden_size): the query features are then laid over
+// the batch's rows as one stream, as transformers does, so a caption would
+// depend on the other images of its batch.
+bool rows_independent(const Model& model) {
+  const OptConfig& text = model.impl().config.text_config;
+  return text.word_embed_proj_dim < 0 || text.word_embed_proj_dim == text.hidden_size;
+}
+
 // How often a waiting caller looks at its cancel flag (nothing signals it).
 constexpr std::chrono::milliseconds kCancelPoll{5};
 
@@ -38,7 +49,9 @@ struct BatchScheduler::Request {
 };
 
 BatchScheduler::BatchScheduler(std::shared_ptr<const Model> model, Settings settings)
-    : settings_(settings), captioner_(std::make_unique<Captioner>(std::move(model))) {
+    : settings_(settings),
+      batchable_(rows_independent(*model)),
+      captioner_(std::make_unique<Captioner>(std::move(model))) {
   if (settings_.max_batch < 1) {
     throw Error(ErrorCode::kInvalidArgument,
                 "max_batch must be at least 1 (got " + std::to_string(settings_.max_batch) + ")");
@@ -111,7 +124,7 @@ std::deque<BatchScheduler::Request*> BatchScheduler::next_batch(
     if (stopping_) return {};
     const Request* first = waiting_.front();
     const uint64_t first_serial = first->serial;
-    const bool alone = first->options->do_sample || settings_.max_batch == 1;
+    const bool alone = first->options->do_sample || settings_.max_batch == 1 || !batchable_;
     auto first_left = [&] { return waiting_.empty() || waiting_.front()->serial != first_serial; };
     auto companions = [&] {
       return std::count_if(waiting_.begin(), waiting_.end(), [&](const Request* r) {

@@ -6,7 +6,11 @@
 // equal GenerationOptions), and runs them as one batch through the vision
 // encoder, the Q-Former and the decoder. Every caller gets its own caption,
 // token for token what an unbatched call gives. Sampling requests always run
-// alone (their random draws would depend on the batch).
+// alone (their random draws would depend on the batch), and so does every
+// request of a checkpoint whose word embeddings are narrower than its
+// language model (word_embed_proj_dim != hidden_size): transformers lays the
+// query features of such a batch over its rows as one stream, so a batched
+// caption would depend on the other images.
 //
 // Cancelling (GenerationOptions::cancel): a request still waiting for its
 // batch leaves it within a few milliseconds (caption() throws
@@ -80,6 +84,7 @@ class BatchScheduler {
   bool withdraw(const Request& request);
 
   Settings settings_;
+  bool batchable_;  // false: every request runs alone (see rows_independent)
   std::unique_ptr<Captioner> captioner_;  // used by the worker only
   mutable std::mutex lock_;
   std::condition_variable wake_;

@@ -101,6 +101,36 @@ TEST(BatchScheduler, DifferentOptionsAndSamplingNeverShareABatch) {
   EXPECT_EQ(counters.largest, 2u);
 }
 
+// tiny-proj (word_embed_proj_dim != hidden_size): batched, transformers and
+// the library give a caption that depends on the other images of the batch;
+// the scheduler runs such requests one by one, each the unbatched caption.
+TEST(BatchScheduler, NarrowWordEmbeddingsNeverBatch) {
+  const auto model = Model::load({model_dir("tiny-proj"), "cpu", "float32"});
+  const nlohmann::json reference = greedy_reference("tiny-proj");
+  std::vector<Expected> requests;
+  for (const auto& c : reference["cases"]) {
+    if (c["images"].size() < 3) continue;
+    for (const auto& name : c["images"]) {
+      Expected e{fixture_image(name), {}, {}};
+      e.options.prompt = c["prompt"];
+      e.options.max_new_tokens = c["max_new_tokens"];
+      requests.push_back(std::move(e));
+    }
+    break;
+  }
+  ASSERT_EQ(requests.size(), 3u);
+  Captioner alone(model);
+  for (Expected& e : requests) e.token_ids = alone.caption(e.image.view(), e.options).token_ids;
+  BatchScheduler scheduler(model, {3, std::chrono::milliseconds(300)});
+  const std::vector<Caption> captions = caption_concurrently(scheduler, requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(captions[i].token_ids, requests[i].token_ids) << "request " << i;
+    EXPECT_EQ(captions[i].batch_size, 1);
+  }
+  EXPECT_EQ(scheduler.counters().largest, 1u);
+  EXPECT_EQ(scheduler.counters().batches, 3u);
+}
+
 TEST(BatchScheduler, BadSettingsAreRejected) {
   const auto model = Model::load({model_dir("tiny"), "cpu", "float32"});
   EXPECT_THROW(BatchScheduler(model, {0, std::chrono::milliseconds(1)}), Error);
