@@ -21,7 +21,8 @@ so small that the image would not matter), biases 0, LayerNorms 1 and 0.
 same layout instead (for testing this script, and for quick comparisons);
 --size lm4 (~2.3 GB) keeps the full-size language model's widths and vocabulary
 with 4 of its 32 layers and a small vision tower, to compare the language model's
-prefill and decode quickly.
+prefill and decode quickly; --size vit (~4.3 GB) keeps the full-size vision tower
+and Q-Former with a small language model.
 
 Each side runs in its own process, float32 on the CPU with the same number of
 threads, on the same random 640x480 RGB frame, prompt "a photo of", a forced
@@ -69,6 +70,9 @@ SIZES = {  # text, vision, qformer overrides of the full-size -coco config
                  image_size=224),
             dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=2, num_attention_heads=4,
                  encoder_hidden_size=256)),
+    "vit": (dict(ffn_dim=1024, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
+                 word_embed_proj_dim=256),  # the full-size vision tower with a small language model
+            {}, {}),
     "small": (dict(ffn_dim=1024, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
                    word_embed_proj_dim=256),
               dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
