@@ -22,6 +22,7 @@
 
 #include "blip2.h"
 #include "generation_options.h"
+#include "oracle_common.h"
 
 namespace {
 
@@ -40,43 +41,15 @@ class GstEnvironment : public ::testing::Environment
 std::string
 fixture (const std::string& relative)
 {
-  const char* root = std::getenv ("BLIP2_FIXTURES");
-  EXPECT_NE (root, nullptr) << "BLIP2_FIXTURES is not set";
-  return std::string (root ? root : "") + "/" + relative;
+  EXPECT_FALSE (oracle::fixtures ().empty ()) << "BLIP2_FIXTURES is not set";
+  return oracle::fixtures () + "/" + relative;
 }
 
-struct Rgb
+blip2::ImageView
+view (const oracle::Ppm& image)
 {
-  int width = 0;
-  int height = 0;
-  std::vector<uint8_t> pixels;
-
-  blip2::ImageView
-  view () const
-  {
-    return blip2::ImageView::packed (pixels.data (), width, height, width * 3,
-                                     blip2::PixelFormat::kRGB);
-  }
-};
-
-// A binary PPM (P6, maxval 255) fixture image.
-Rgb
-read_image (const std::string& name)
-{
-  const std::string path = fixture ("images/" + name);
-  std::ifstream in (path, std::ios::binary);
-  Rgb image;
-  std::string magic;
-  int maxval = 0;
-  in >> magic >> image.width >> image.height >> maxval;
-  in.get ();
-  EXPECT_EQ (magic, "P6") << path;
-  EXPECT_EQ (maxval, 255) << path;
-  image.pixels.resize (static_cast<size_t> (image.width) * image.height * 3);
-  in.read (reinterpret_cast<char*> (image.pixels.data ()),
-           static_cast<std::streamsize> (image.pixels.size ()));
-  EXPECT_TRUE (in.good ()) << "short read in " << path;
-  return image;
+  return blip2::ImageView::packed (image.rgb.data (), image.width, image.height, image.width * 3,
+                                   blip2::PixelFormat::kRGB);
 }
 
 nlohmann::json
@@ -98,7 +71,7 @@ struct ElementCaption
 // prompt, and the properties `configure` sets; the meta's caption.
 ElementCaption
 caption_with_element (const std::string& model,
-                      const Rgb& image,
+                      const oracle::Ppm& image,
                       const std::string& prompt,
                       const std::function<void (GstElement*)>& configure)
 {
@@ -108,27 +81,8 @@ caption_with_element (const std::string& model,
   configure (element);
   GstHarness* h = gst_harness_new_with_element (element, "sink", "src");
   gst_harness_set_live (h, FALSE);
-  gchar* caps = g_strdup_printf ("video/x-raw, format=RGB, width=%d, height=%d, framerate=1/1",
-                                 image.width, image.height);
-  gst_harness_set_src_caps_str (h, caps);
-  GstVideoInfo info;
-  GstCaps* c = gst_caps_from_string (caps);
-  gst_video_info_from_caps (&info, c);
-  gst_caps_unref (c);
-  g_free (caps);
-
-  GstBuffer* buf = gst_buffer_new_allocate (nullptr, GST_VIDEO_INFO_SIZE (&info), nullptr);
-  GstVideoFrame frame;
-  EXPECT_TRUE (gst_video_frame_map (&frame, &info, buf, GST_MAP_WRITE));
-  auto* data = static_cast<uint8_t*> (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0));
-  const int stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-  for (int y = 0; y < image.height; ++y) {
-    std::copy_n (image.pixels.data () + static_cast<size_t> (y) * image.width * 3,
-                 image.width * 3, data + static_cast<size_t> (y) * stride);
-  }
-  gst_video_frame_unmap (&frame);
-  GST_BUFFER_PTS (buf) = 0;
-  GST_BUFFER_DURATION (buf) = GST_SECOND;
+  gst_harness_set_src_caps_str (h, image.caps ().c_str ());
+  GstBuffer* buf = oracle::ppm_buffer (image, 0, GST_SECOND);
   EXPECT_EQ (gst_harness_push (h, buf), GST_FLOW_OK);
 
   ElementCaption result;
@@ -157,7 +111,7 @@ ids (const nlohmann::json& list)
 
 blip2::Caption
 library_caption (const std::string& model,
-                 const Rgb& image,
+                 const oracle::Ppm& image,
                  const blip2::GenerationOptions& options)
 {
   blip2::ModelOptions load;
@@ -165,7 +119,7 @@ library_caption (const std::string& model,
   load.device = "cpu";
   load.dtype = "float32";
   blip2::Captioner captioner (blip2::Model::load_shared (load));
-  return captioner.caption (image.view (), options);
+  return captioner.caption (view (image), options);
 }
 
 // Unset properties: the file's options, as transformers applies them; the
@@ -175,7 +129,7 @@ TEST (GenerationConfig, UnsetPropertiesTakeTheCheckpointsValues)
   const nlohmann::json ref = reference ();
   const nlohmann::json& applied = ref.at ("applied");
   const std::string folder = fixture ("models/tiny-gencfg");
-  const Rgb image = read_image (applied.at ("images")[0].get<std::string> ());
+  const oracle::Ppm image = oracle::fixture_image (applied.at ("images")[0].get<std::string> ());
   const std::string prompt = applied.at ("prompt").get<std::string> ();
   const std::vector<int64_t> oracle = ids (applied.at ("token_ids"));
 
@@ -222,7 +176,7 @@ TEST (GenerationConfig, PropertiesSetExplicitlyWin)
   const nlohmann::json& override_case = ref.at ("override");
   const nlohmann::json& options = override_case.at ("options");
   const std::string folder = fixture ("models/tiny-gencfg");
-  const Rgb image = read_image (override_case.at ("images")[0].get<std::string> ());
+  const oracle::Ppm image = oracle::fixture_image (override_case.at ("images")[0].get<std::string> ());
   const std::string prompt = override_case.at ("prompt").get<std::string> ();
   const std::vector<int64_t> oracle = ids (override_case.at ("token_ids"));
 
@@ -257,7 +211,7 @@ TEST (GenerationConfig, PropertiesSetExplicitlyWin)
 TEST (GenerationConfig, NoFileNoDefaults)
 {
   const std::string folder = fixture ("models/tiny");
-  const Rgb image = read_image ("gradient-64x48.ppm");
+  const oracle::Ppm image = oracle::fixture_image ("gradient-64x48.ppm");
   blip2::GenerationOptions defaults;
   blip2::Caption library = library_caption (folder, image, defaults);
   ElementCaption element = caption_with_element (folder, image, "", [] (GstElement*) {});
