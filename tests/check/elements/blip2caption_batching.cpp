@@ -23,18 +23,6 @@
 
 namespace {
 
-class GstEnvironment : public ::testing::Environment
-{
- public:
-  void
-  SetUp () override
-  {
-    gst_init (nullptr, nullptr);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const gst_env =
-    ::testing::AddGlobalTestEnvironment (new GstEnvironment);
-
 // The oracle case's settings. (Not tiny-proj: its word_embed_proj_dim differs
 // from its hidden size, and transformers' captions of that shape depend on
 // the other images of the batch.)

@@ -26,18 +26,6 @@
 
 namespace {
 
-class GstEnvironment : public ::testing::Environment
-{
- public:
-  void
-  SetUp () override
-  {
-    gst_init (nullptr, nullptr);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const gst_env =
-    ::testing::AddGlobalTestEnvironment (new GstEnvironment);
-
 std::string
 fixture (const std::string& relative)
 {

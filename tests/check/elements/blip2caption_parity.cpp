@@ -22,18 +22,6 @@
 
 namespace {
 
-class GstEnvironment : public ::testing::Environment
-{
- public:
-  void
-  SetUp () override
-  {
-    gst_init (nullptr, nullptr);
-  }
-};
-[[maybe_unused]] ::testing::Environment* const gst_env =
-    ::testing::AddGlobalTestEnvironment (new GstEnvironment);
-
 using oracle::fixtures;
 using oracle::Ppm;
 using oracle::read_ppm;

@@ -4,7 +4,7 @@
 // What the C++ element tests share: the oracle's fixtures
 // ($BLIP2_FIXTURES: models/, images/ and reference/<model>/greedy.json,
 // written by transformers at build time) and their PPM images as video
-// buffers.
+// buffers, and GStreamer's initialisation.
 #pragma once
 
 #include <gst/gst.h>
@@ -19,6 +19,20 @@
 #include <vector>
 
 namespace oracle {
+
+// gst_init once per test program, before its first test (each program that
+// includes this header registers it once).
+class GstEnvironment : public ::testing::Environment
+{
+ public:
+  void
+  SetUp () override
+  {
+    gst_init (nullptr, nullptr);
+  }
+};
+[[maybe_unused]] inline ::testing::Environment* const gst_environment =
+    ::testing::AddGlobalTestEnvironment (new GstEnvironment);
 
 inline std::string
 fixtures ()
