@@ -17,6 +17,9 @@
 //   "min": ..}}
 // On a terminal, stderr shows a loading bar and then which device and dtype
 // "auto" chose; --quiet turns both off (nothing extra when stderr is not one).
+// With --server URL the captions come from an OpenAI-compatible server
+// (remote_captioner.h) and no weights are loaded; the output is the same, with
+// token_ids / score null when the server does not return them.
 // Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument
 // (every argument value is checked before the model loads).
 #include <unistd.h>
@@ -24,6 +27,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -37,6 +41,7 @@
 #include "hub_cache.h"
 #include "image_file.h"
 #include "progress_bar.h"
+#include "remote_captioner.h"
 
 namespace {
 
@@ -56,13 +61,22 @@ nlohmann::json sequence_json(const std::string& text,
   return {{"caption", text}, {"token_ids", ids}, {"score", score}};
 }
 
+// A caption's own line: token_ids and score are null when a server did not
+// return them.
+nlohmann::json caption_json(const blip2::Caption& c) {
+  nlohmann::json line = sequence_json(c.text, c.token_ids, c.score);
+  if (!c.token_ids_known) line["token_ids"] = nullptr;
+  if (!c.score_known) line["score"] = nullptr;
+  return line;
+}
+
 void print_caption(const Arguments& args,
                    const blip2::GenerationOptions& generation,
                    const std::string& image,
                    const blip2::Caption& c) {
   if (args.json) {
     nlohmann::json line = {{"image", image}};
-    line.update(sequence_json(c.text, c.token_ids, c.score));
+    line.update(caption_json(c));
     if (generation.num_return_sequences > 1) {
       line["alternatives"] = nlohmann::json::array();
       for (const auto& s : c.alternatives) {
@@ -116,12 +130,30 @@ Batch read_batch(const std::vector<std::string>& paths, bool& any_failed) {
 
 struct Session {
   const Arguments& args;
-  blip2::Captioner& captioner;
+  blip2::Captioner* captioner;             // in process, or
+  blip2::RemoteCaptioner* remote;          // --server
   blip2::GenerationOptions generation;
   std::vector<double> per_caption_ms;
   size_t calls = 0;
   bool any_failed = false;
 };
+
+// In process: one batched model call. Remote: one request per image, all in
+// flight at once. Throws the first error (remote: after every request ended).
+std::vector<blip2::Caption> caption_views(Session& s, const std::vector<blip2::ImageView>& views) {
+  if (s.captioner) return s.captioner->caption(views, s.generation);
+  std::vector<std::future<blip2::Caption>> requests;
+  for (const auto& view : views) {
+    requests.push_back(std::async(std::launch::async, [&s, view] {
+      return s.remote->caption(view, s.generation);
+    }));
+  }
+  for (auto& r : requests) r.wait();
+  std::vector<blip2::Caption> captions;
+  for (auto& r : requests) captions.push_back(r.get());
+  return captions;
+}
+
 
 void caption_batch(Session& s, const std::vector<std::string>& paths, bool print) {
   Batch batch = read_batch(paths, s.any_failed);
@@ -130,7 +162,7 @@ void caption_batch(Session& s, const std::vector<std::string>& paths, bool print
   for (const auto& image : batch.images) views.push_back(image.view());
   try {
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<blip2::Caption> captions = s.captioner.caption(views, s.generation);
+    const std::vector<blip2::Caption> captions = caption_views(s, views);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
             .count();
@@ -167,12 +199,7 @@ std::shared_ptr<blip2::Model> load_model(const Arguments& args, const std::strin
   return blip2::Model::load(options);
 }
 
-int run(const Arguments& args, const std::string& folder,
-        const blip2::GenerationOptions& generation) {
-  const auto model = load_model(args, folder);
-  report_choice(args, model->info());
-  blip2::Captioner captioner(model);
-  Session session{args, captioner, generation, {}, 0, false};
+void caption_images(const Arguments& args, Session& session) {
   const size_t batch = static_cast<size_t>(args.batch);
   for (int round = 0; round < std::max(1, args.repeat); ++round) {
     for (size_t first = 0; first < args.images.size(); first += batch) {
@@ -183,7 +210,42 @@ int run(const Arguments& args, const std::string& folder,
     }
   }
   if (args.repeat > 0) report_latency(session.per_caption_ms, session.calls, args.images.size());
+}
+
+int run(const Arguments& args, const std::string& folder,
+        const blip2::GenerationOptions& generation) {
+  const auto model = load_model(args, folder);
+  report_choice(args, model->info());
+  blip2::Captioner captioner(model);
+  Session session{args, &captioner, nullptr, generation, {}, 0, false};
+  caption_images(args, session);
   return session.any_failed ? 1 : 0;
+}
+
+// --server: asks the server for its models first (unreachable, or not serving
+// MODEL: exit 1), then refuses options it cannot honour (exit 2).
+int run_remote(const Arguments& args, const blip2::GenerationOptions& generation) {
+  blip2::RemoteCaptioner remote(args.remote);
+  remote.connect();
+  try {
+    remote.check(generation);
+  } catch (const blip2::Error& e) {
+    std::cerr << kName << ": " << e.what() << " (see " << kName << " --help)\n";
+    return 2;
+  }
+  Session session{args, nullptr, &remote, generation, {}, 0, false};
+  caption_images(args, session);
+  return session.any_failed ? 1 : 0;
+}
+
+// The decoding defaults with --server: the checkpoint's when MODEL is found
+// here too, else the library's (no prompt).
+blip2::GenerationOptions remote_defaults(const Arguments& args) {
+  try {
+    return blip2::generation_defaults(blip2::resolve_model_path(args.model, args.revision));
+  } catch (const blip2::Error&) {
+    return blip2::GenerationOptions{};
+  }
 }
 
 }  // namespace
@@ -198,8 +260,12 @@ int main(int argc, char** argv) {
       std::cout << kName << " " << BLIP2_VERSION << "\n";
       return 0;
     }
-    folder = blip2::resolve_model_path(args.model, args.revision);
-    generation = blip2_cli::generation_options(args, blip2::generation_defaults(folder));
+    if (args.remote.server.empty()) {
+      folder = blip2::resolve_model_path(args.model, args.revision);
+      generation = blip2_cli::generation_options(args, blip2::generation_defaults(folder));
+    } else {
+      generation = blip2_cli::generation_options(args, remote_defaults(args));
+    }
   } catch (const UsageError& e) {
     std::cerr << kName << ": " << e.what() << " (see " << kName << " --help)\n";
     return 2;
@@ -208,7 +274,8 @@ int main(int argc, char** argv) {
     return e.code() == blip2::ErrorCode::kInvalidArgument ? 2 : 1;
   }
   try {
-    return run(args, folder, generation);
+    return args.remote.server.empty() ? run(args, folder, generation)
+                                      : run_remote(args, generation);
   } catch (const blip2::Error& e) {
     report_error(e);
   } catch (const std::exception& e) {

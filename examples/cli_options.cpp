@@ -5,7 +5,9 @@
 #include <glib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <string>
 
 #include "blip2-build-config.h"
 #include "generation_options.h"
@@ -79,6 +81,12 @@ struct RawOptions {
   gchar* seed = nullptr;
   gchar* batch = nullptr;
   gchar* repeat = nullptr;
+  gchar* server = nullptr;
+  gchar* api_key = nullptr;
+  gchar* image_format = nullptr;
+  gchar* resize = nullptr;
+  gchar* request_timeout = nullptr;
+  gchar* retries = nullptr;
   gboolean json = FALSE;
   gboolean quiet = FALSE;
   gboolean version = FALSE;
@@ -88,8 +96,13 @@ struct RawOptions {
     for (gchar* s : {model, revision, device, dtype, prompt, max_new_tokens, min_new_tokens,
                      num_beams, length_penalty, early_stopping, num_return_sequences,
                      repetition_penalty, no_repeat_ngram_size, do_sample, temperature, top_k,
-                     top_p, seed, batch, repeat}) {
+                     top_p, seed, batch, repeat, server, image_format, resize, request_timeout,
+                     retries}) {
       g_free(s);
+    }
+    if (api_key != nullptr) {  // a secret: wiped before it is freed
+      std::fill(api_key, api_key + std::char_traits<char>::length(api_key), '\0');
+      g_free(api_key);
     }
     g_strfreev(images);
   }
@@ -140,9 +153,29 @@ std::vector<GOptionEntry> entries(RawOptions& raw) {
       STRING_OPTION("top-k", 0, top_k, "Sample among the K likeliest; 0 = all (default: 50)", "K"),
       STRING_OPTION("top-p", 0, top_p, "Nucleus sampling mass in (0, 1] (default: 1.0)", "P"),
       STRING_OPTION("seed", 0, seed, "Sampling seed (default: 0)", "N"),
-      STRING_OPTION("batch", 'b', batch, "Images per model call (default: 1)", "N"),
+      STRING_OPTION("batch", 'b', batch,
+                    "Images per model call; with --server, requests in flight (default: 1)", "N"),
       STRING_OPTION("repeat", 0, repeat,
                     "Caption N times, report latency on stderr (default: 0 = once)", "N"),
+      STRING_OPTION("server", 0, server,
+                    "OpenAI-compatible API base URL, e.g. http://host:8000/v1: captions come from "
+                    "that server (vLLM, transformers serve); nothing is loaded (default: in process)",
+                    "URL"),
+      STRING_OPTION("api-key", 0, api_key,
+                    "Bearer token for --server (default: $OPENAI_API_KEY, which keeps it out of "
+                    "the process list)",
+                    "KEY"),
+      STRING_OPTION("image-format", 0, image_format,
+                    "--server: how images are sent, png or jpeg (default: png, lossless)", "FMT"),
+      STRING_OPTION("resize", 0, resize,
+                    "--server: resize images to N x N (Pillow-exact bicubic) before sending; "
+                    "0 = as they are (default: 0)",
+                    "N"),
+      STRING_OPTION("request-timeout", 0, request_timeout,
+                    "--server: milliseconds one request may take (default: 60000)", "MS"),
+      STRING_OPTION("retries", 0, retries,
+                    "--server: further attempts after a connection error, 429 or 5xx (default: 2)",
+                    "N"),
       {"json", 'j', 0, G_OPTION_ARG_NONE, &raw.json,
        "One JSON object per image and line (default: IMAGE: caption)", nullptr},
       {"quiet", 'q', 0, G_OPTION_ARG_NONE, &raw.quiet,
@@ -163,6 +196,10 @@ constexpr const char* kDescription =
     "On a terminal, stderr shows a loading progress bar, then the device and dtype\n"
     "that auto chose (--quiet turns both off; nothing when stderr is not a terminal).\n"
     "A bad image is reported on stderr and the others are still captioned.\n"
+    "With --server URL, MODEL is the name the server serves; the decoding defaults are\n"
+    "the checkpoint's when MODEL is also found here, else the values shown; an option\n"
+    "the server cannot honour is refused (exit 2); token_ids and score are null when\n"
+    "the server does not return them.\n"
     "Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument.\n";
 
 void add_override(Arguments& args, const gchar* value, GenerationOverride apply) {
@@ -236,6 +273,39 @@ void check_model_options(const Arguments& args) {
   }
 }
 
+// --server and what goes with it; the values are checked by RemoteOptions'
+// own constructor rules here, before anything is asked of the server.
+void collect_remote(const RawOptions& raw, Arguments& args) {
+  const bool any_remote_option =
+      raw.api_key || raw.image_format || raw.resize || raw.request_timeout || raw.retries;
+  if (raw.server == nullptr || *raw.server == '\0') {
+    if (any_remote_option) {
+      throw UsageError(
+          "--api-key, --image-format, --resize, --request-timeout and --retries need --server");
+    }
+    return;
+  }
+  blip2::RemoteOptions& r = args.remote;
+  r.server = raw.server;
+  r.model = args.model;
+  if (raw.api_key) r.api_key = raw.api_key;
+  try {
+    if (raw.image_format) r.image_format = blip2::image_encoding_from_name(raw.image_format);
+  } catch (const blip2::Error& e) {
+    throw UsageError(std::string("--image-format: ") + e.what());
+  }
+  if (raw.resize) r.resize = parse_int("--resize", raw.resize);
+  if (raw.request_timeout) {
+    r.timeout = std::chrono::milliseconds(parse_int("--request-timeout", raw.request_timeout));
+  }
+  if (raw.retries) r.retries = parse_int("--retries", raw.retries);
+  try {
+    blip2::RemoteCaptioner check(r);
+  } catch (const blip2::Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
 Arguments to_arguments(const RawOptions& raw) {
   Arguments args;
   args.show_version = raw.version;
@@ -260,6 +330,7 @@ Arguments to_arguments(const RawOptions& raw) {
   }
   if (args.batch < 1) throw UsageError("--batch must be at least 1");
   if (args.repeat < 0) throw UsageError("--repeat must not be negative");
+  collect_remote(raw, args);
   check_model_options(args);
   generation_options(args, blip2::GenerationOptions{});  // the values alone
   return args;

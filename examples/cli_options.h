@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "blip2.h"
+#include "remote_captioner.h"
 
 namespace blip2_cli {
 
@@ -32,6 +33,9 @@ struct Arguments {
   int batch = 1;
   int repeat = 0;  // 0: caption once, no latency report
   std::vector<std::string> images;  // "-" = standard input
+  // --server: captions come from that OpenAI-compatible server (remote.model
+  // = --model); no weights are loaded. Empty server = in process.
+  blip2::RemoteOptions remote;
   bool show_version = false;
 };
 

@@ -115,7 +115,10 @@ struct StageTimings {
   double prefill_ms = 0.0;     // the language model over the prompt
   double decode_ms = 0.0;      // every later step, token choice included
   int32_t decode_steps = 0;    // language-model steps after the prefill
-  std::string decoder;         // what decoded: "graph" (CUDA graph replay), "static", "dynamic"
+  std::string decoder;         // what decoded: "graph" (CUDA graph replay), "static", "dynamic",
+                               // "remote" (a server, RemoteCaptioner)
+  double encode_ms = 0.0;      // remote: the picture to a data: URL and the request to JSON
+  double round_trip_ms = 0.0;  // remote: the HTTP exchange that answered (retries not included)
   double per_token_ms() const { return decode_steps > 0 ? decode_ms / decode_steps : 0.0; }
 };
 
@@ -127,6 +130,24 @@ struct Caption {
   std::vector<Sequence> alternatives;  // the other returned sequences (num_return_sequences > 1)
   StageTimings timings;            // of the whole call (per batch)
   int32_t batch_size = 1;          // images captioned together in that call
+  // A remote caption (RemoteCaptioner) has what the server returned: token
+  // ids when it gives them (vLLM with return_token_ids), a score when it
+  // gives log-probabilities, and its own count of the new tokens.
+  bool token_ids_known = true;     // false: token_ids is empty for want of them
+  bool score_known = true;         // false: score is 0 for want of log-probabilities
+  int32_t server_token_count = 0;  // remote: new tokens as the server counted them
+  // New tokens, EOS included: token_ids' length in process, else the server's count.
+  size_t token_count() const {
+    return token_ids_known ? token_ids.size() : static_cast<size_t>(server_token_count);
+  }
+};
+
+// What captions an image: the in-process Captioner or a remote server
+// (RemoteCaptioner, remote_captioner.h). Same inputs, same Caption out.
+class CaptionBackend {
+ public:
+  virtual ~CaptionBackend() = default;
+  virtual Caption caption(const ImageView& image, const GenerationOptions& options) = 0;
 };
 
 class Model {
@@ -152,17 +173,17 @@ class Model {
   std::unique_ptr<Impl> impl_;
 };
 
-class Captioner {
+class Captioner : public CaptionBackend {
  public:
   explicit Captioner(std::shared_ptr<const Model> model);
-  ~Captioner();
+  ~Captioner() override;
   Captioner(const Captioner&) = delete;
   Captioner& operator=(const Captioner&) = delete;
 
   // One caption per image (batched through the whole model).
   std::vector<Caption> caption(const std::vector<ImageView>& images,
                                const GenerationOptions& options);
-  Caption caption(const ImageView& image, const GenerationOptions& options);
+  Caption caption(const ImageView& image, const GenerationOptions& options) override;
 
   const Model& model() const { return *model_; }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping what is already there:
-# Debian packages (compiler deps, GStreamer dev + tools, gtest, nlohmann-json)
+# Debian packages (compiler deps, GStreamer dev + tools, gtest, nlohmann-json,
+# libcurl / libpng / libjpeg for the remote backend)
 # and the project virtual environment .venv (CPU torch 2.13.0 = our libtorch,
-# transformers pinned for the oracle, meson/ninja).
+# transformers pinned for the oracle and its `transformers serve`, meson/ninja).
 # Usage: tools/setup.sh [--no-gstreamer]
 #        tools/setup.sh --fuzz   (only clang and its libFuzzer/sanitizer
 #                                 runtime, for tests/fuzz/run.sh; the main
@@ -11,7 +12,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-apt_packages=(g++ pkg-config cmake libgtest-dev nlohmann-json3-dev)
+apt_packages=(g++ pkg-config cmake libgtest-dev nlohmann-json3-dev
+  libcurl4-openssl-dev libpng-dev libjpeg-dev)
 if [ "${1:-}" = "--fuzz" ]; then
   apt_packages=(clang libclang-rt-dev nlohmann-json3-dev)
 elif [ "${1:-}" != "--no-gstreamer" ]; then
