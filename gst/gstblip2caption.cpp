@@ -161,6 +161,7 @@
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <map>
@@ -848,12 +849,35 @@ caption_live (GstBlip2Caption *self,
   return GST_FLOW_OK;
 }
 
+// Test hook: a test that sets the object data "blip2caption-hold-step" to a
+// gboolean (*) (GstElement *element, gint64 step) holds every caption before
+// each decoding step while that function returns TRUE, until the caption is
+// cancelled: a caption in progress by construction, whatever the machine's
+// speed. Nothing else sets it.
+typedef gboolean (*HoldStepFunc) (GstElement *element, gint64 step);
+
+static void
+install_hold_step (GstBlip2Caption *self, blip2::GenerationOptions *options)
+{
+  auto hold = reinterpret_cast<HoldStepFunc> (
+      g_object_get_data (G_OBJECT (self), "blip2caption-hold-step"));
+  if (hold == nullptr)
+    return;
+  auto cancel = std::make_shared<std::atomic<bool>> (false);
+  options->cancel = cancel;
+  options->on_step = [self, hold, cancel] (int64_t step) {
+    while (!cancel->load () && hold (GST_ELEMENT (self), step))
+      g_usleep (1000);
+  };
+}
+
 static GstFlowReturn
 caption_sampled (GstBlip2Caption *self, CaptionScheduler &scheduler, GstBuffer *buffer)
 {
   Settings settings = copy_settings (self);
   blip2::GenerationOptions options =
       blip2gst::generation_options (settings, checkpoint_generation_of (self));
+  install_hold_step (self, &options);
   {
     std::lock_guard<std::mutex> lk (self->priv->lock);
     self->priv->stats.sampled++;

@@ -228,7 +228,8 @@ CaptionScheduler::caption_now (const blip2::ImageView &view,
                                const SampledFrame &frame)
 {
   blip2::GenerationOptions cancellable = options;
-  cancellable.cancel = std::make_shared<std::atomic<bool>> (false);
+  if (!cancellable.cancel)
+    cancellable.cancel = std::make_shared<std::atomic<bool>> (false);
   {
     std::lock_guard<std::mutex> lk (lock_);
     if (flushing_)

@@ -144,7 +144,8 @@ class CaptionScheduler
   {
     return timeline_.position ();
   }
-  // Offline: captions now. flush() and stop() cancel it (a Failure with
+  // Offline: captions now (with options.cancel, or a cancel flag of its own
+  // when that is null). flush() and stop() cancel it (a Failure with
   // ErrorCode::kCancelled, as is any caption started while a flush is under
   // way, until restart()).
   Outcome caption_now (const blip2::ImageView &view,

@@ -97,6 +97,11 @@ struct GenerationOptions {
   // call then throws Error(kCancelled) before its next decoding step. Null:
   // not cancellable. A set flag also refuses later calls until it is cleared.
   std::shared_ptr<std::atomic<bool>> cancel;
+  // Called on the decoding thread before each decoding step after the prefill
+  // (step 0, 1, ...), before the cancel flag is looked at; it may block, e.g.
+  // to hold a caption in progress in a test. A batch calls its first
+  // request's. Empty: nothing is called.
+  std::function<void(int64_t step)> on_step;
 };
 
 struct Sequence {

@@ -31,6 +31,7 @@ at::Tensor GuardedStepDecoder::prefill(const at::Tensor& inputs_embeds,
 
 at::Tensor GuardedStepDecoder::step(const at::Tensor& ids) {
   check_pending();
+  if (on_step_) on_step_(steps_);
   throw_if_cancelled(cancel_);
   at::Tensor logits = inner_.step(ids);
   ++steps_;
@@ -58,7 +59,7 @@ void GuardedStepDecoder::check_pending() {
 }
 
 DecodeResult guarded_decode(StepDecoder& inner, const DecodeRequest& request) {
-  GuardedStepDecoder guarded(inner, request.options.cancel.get());
+  GuardedStepDecoder guarded(inner, request.options.cancel.get(), request.options.on_step);
   DecodeResult result = decode(guarded, request);
   guarded.finish();
   return result;

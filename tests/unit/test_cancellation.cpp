@@ -1,12 +1,15 @@
 // Cancellation between decoding steps, and the checks made on every step's
 // logits: first with a scripted StepDecoder (exact step counts), then with the
-// oracle's tiny model on a caption made slow on purpose, cancelled from
-// another thread (directly and through AsyncCaptioner::flush and stop).
+// oracle's tiny model on a caption held at a decoding step by its on_step
+// hook, cancelled from another thread (directly and through
+// AsyncCaptioner::flush and stop).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "async_captioner.h"
@@ -108,89 +111,149 @@ TEST(GuardedDecoder, NonFiniteLogitsAreAnError) {
   }
 }
 
-// The tiny model made slow: a long beam search that cannot stop early.
-class SlowCaption : public ::testing::Test {
+// GenerationOptions::on_step runs before each step, before the cancel flag
+// is looked at; a flag it sets stops the caption before that step.
+TEST(GuardedDecoder, OnStepRunsBeforeEachStep) {
+  ScriptedDecoder inner;
+  DecodeRequest request = scripted_request(1000, 1);
+  std::vector<int64_t> seen;
+  request.options.on_step = [&](int64_t step) {
+    seen.push_back(step);
+    if (step == 3) request.options.cancel->store(true);
+  };
+  expect_error([&] { guarded_decode(inner, request); }, ErrorCode::kCancelled, "cancelled");
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(inner.steps, 3);  // step 3 never ran
+}
+
+// The tiny model with a caption held in progress by construction: on_step
+// blocks a decoding step until the test lets it go or the caption is
+// cancelled, so the caption is in progress whatever the machine's speed. The
+// waits are bounded (60 s) only to turn a hang into a failure.
+class HeldCaption : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     model_ = Model::load({testing::model_dir("tiny"), "cpu", "float32"});
     image_ = testing::fixture_image("gradient-64x48.ppm");
-    // Widen the beam until one caption takes at least a second and a half.
-    Captioner captioner(model_);
-    options_.max_new_tokens = options_.min_new_tokens = 100;
-    for (int32_t beams = 16;; beams *= 2) {
-      options_.num_beams = beams;
-      const auto start = Clock::now();
-      captioner.caption(image_.view(), options_);
-      full_ = Clock::now() - start;
-      if (full_ >= std::chrono::milliseconds(1500) || beams >= 1024) break;
-    }
   }
   static void TearDownTestSuite() { model_.reset(); }
 
-  // Less than a third of the uncancelled caption, however slow the machine.
-  static Clock::duration bound() { return full_ / 3; }
+  // 20 forced tokens, cancellable, held before decoding step `at` until
+  // release() or the cancel flag; highest() is the highest step reached.
+  GenerationOptions held_options(int64_t at) {
+    GenerationOptions options;
+    options.max_new_tokens = options.min_new_tokens = 20;
+    options.cancel = std::make_shared<std::atomic<bool>>(false);
+    std::shared_ptr<std::atomic<bool>> cancel = options.cancel;
+    options.on_step = [this, at, cancel](int64_t step) {
+      {
+        std::lock_guard<std::mutex> guard(lock_);
+        highest_ = std::max(highest_, step);
+        held_ = held_ || step == at;
+      }
+      changed_.notify_all();
+      if (step != at) return;
+      std::unique_lock<std::mutex> guard(lock_);
+      changed_.wait_for(guard, std::chrono::seconds(60),
+                        [&] { return released_ || cancel->load(); });
+    };
+    return options;
+  }
+  // Waits (60 s at most) until a caption is held.
+  bool wait_held() {
+    std::unique_lock<std::mutex> guard(lock_);
+    return changed_.wait_for(guard, std::chrono::seconds(60), [&] { return held_; });
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard(lock_);
+      released_ = true;
+    }
+    changed_.notify_all();
+  }
+  // Wakes the hold to look at its cancel flag again (under the lock, so the
+  // wake-up cannot fall between its look and its wait).
+  void poke() {
+    {
+      std::lock_guard<std::mutex> guard(lock_);
+    }
+    changed_.notify_all();
+  }
+  int64_t highest() {
+    std::lock_guard<std::mutex> guard(lock_);
+    return highest_;
+  }
 
   static std::shared_ptr<Model> model_;
   static RgbImage image_;
-  static GenerationOptions options_;
-  static Clock::duration full_;
+  std::mutex lock_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  bool released_ = false;
+  int64_t highest_ = -1;
 };
-std::shared_ptr<Model> SlowCaption::model_;
-RgbImage SlowCaption::image_;
-GenerationOptions SlowCaption::options_;
-Clock::duration SlowCaption::full_{};
+std::shared_ptr<Model> HeldCaption::model_;
+RgbImage HeldCaption::image_;
 
-TEST_F(SlowCaption, CancelFromAnotherThreadReturnsWithinABound) {
+TEST_F(HeldCaption, CancelFromAnotherThreadStopsAtTheHeldStep) {
   Captioner captioner(model_);
-  GenerationOptions options = options_;
-  options.cancel = std::make_shared<std::atomic<bool>>(false);
+  GenerationOptions options = held_options(5);
   std::atomic<bool> done{false};
   ErrorCode code = ErrorCode::kRuntime;
-  Clock::time_point returned;
   std::thread worker([&] {
     try {
       captioner.caption(image_.view(), options);
     } catch (const Error& e) {
       code = e.code();
     }
-    returned = Clock::now();
     done = true;
   });
-  std::this_thread::sleep_for(full_ / 10);
-  ASSERT_FALSE(done.load()) << "the caption ended before the cancel";
-  const auto cancelled = Clock::now();
+  ASSERT_TRUE(wait_held()) << "the caption never reached decoding step 5";
+  EXPECT_FALSE(done.load());
   options.cancel->store(true);
+  poke();
   worker.join();
   EXPECT_EQ(code, ErrorCode::kCancelled);
-  EXPECT_LT(returned - cancelled, bound())
-      << "full caption " << std::chrono::duration<double>(full_).count() << " s";
+  EXPECT_EQ(highest(), 5) << "a decoding step ran after the cancel";
   // the same Captioner captions normally afterwards
   GenerationOptions quick;
   quick.max_new_tokens = 3;
   EXPECT_FALSE(captioner.caption(image_.view(), quick).token_ids.empty());
 }
 
-TEST_F(SlowCaption, AsyncFlushAndStopDoNotWaitForTheCaption) {
+TEST_F(HeldCaption, AsyncFlushAndStopDoNotWaitForTheCaption) {
   for (bool use_stop : {false, true}) {
     SCOPED_TRACE(use_stop ? "stop" : "flush");
+    {
+      std::lock_guard<std::mutex> guard(lock_);
+      held_ = released_ = false;
+      highest_ = -1;
+    }
     std::atomic<int> delivered{0};
     AsyncCaptioner worker(model_, [&](CaptionResult&&) { ++delivered; });
-    CaptionRequest request{ImageBuffer::copy_of(image_.view()), options_, 1};
-    worker.submit(std::move(request));
-    std::this_thread::sleep_for(full_ / 10);
+    GenerationOptions options = held_options(0);
+    std::shared_ptr<std::atomic<bool>> cancel = options.cancel;
+    worker.submit(CaptionRequest{ImageBuffer::copy_of(image_.view()), options, 1});
+    ASSERT_TRUE(wait_held()) << "the caption never reached its first decoding step";
     ASSERT_FALSE(worker.idle());
-    const auto start = Clock::now();
     if (use_stop) {
-      worker.stop();
+      std::thread poker([&] {  // stop() joins: wake the hold once the flag is set
+        while (!cancel->load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        poke();
+      });
+      worker.stop();  // returns only once the held caption has stopped
+      poker.join();
     } else {
       worker.flush();
-      while (!worker.idle() && Clock::now() - start < full_) {
+      EXPECT_TRUE(cancel->load()) << "flush() did not cancel the caption in progress";
+      poke();
+      const auto end = Clock::now() + std::chrono::seconds(60);
+      while (!worker.idle() && Clock::now() < end) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
     }
-    EXPECT_LT(Clock::now() - start, bound())
-        << "full caption " << std::chrono::duration<double>(full_).count() << " s";
     EXPECT_TRUE(worker.idle());
+    EXPECT_EQ(highest(), 0) << "a decoding step ran after the cancel";
     EXPECT_EQ(delivered.load(), 0);
   }
 }
