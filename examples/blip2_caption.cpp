@@ -21,7 +21,8 @@
 // (remote_captioner.h) and no weights are loaded; the output is the same, with
 // token_ids / score null when the server does not return them.
 // Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument
-// (every argument value is checked before the model loads).
+// (every argument value is checked before the model loads, except those only
+// the loaded model can judge, checked before the first image is captioned).
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +50,12 @@ using blip2_cli::Arguments;
 using blip2_cli::UsageError;
 
 constexpr const char* kName = "blip2-caption";
+
+// A bad argument: one line, exit status 2.
+int report_usage_error(const UsageError& e) {
+  std::cerr << kName << ": " << e.what() << " (see " << kName << " --help)\n";
+  return 2;
+}
 
 void report_error(const blip2::Error& e) {
   std::cerr << kName << ": error (" << blip2::error_code_name(e.code()) << "): " << e.what()
@@ -199,6 +206,20 @@ std::shared_ptr<blip2::Model> load_model(const Arguments& args, const std::strin
   return blip2::Model::load(options);
 }
 
+// The argument values only the loaded model can judge (the prompt's length
+// and its tokens against the position table, beams against memory): a bad
+// one is a UsageError, before any image is captioned.
+void check_against_model(const blip2::Captioner& captioner,
+                         const blip2::GenerationOptions& generation,
+                         size_t images_per_call) {
+  try {
+    captioner.check(generation, images_per_call);
+  } catch (const blip2::Error& e) {
+    if (e.code() != blip2::ErrorCode::kInvalidArgument) throw;
+    throw UsageError(e.what());
+  }
+}
+
 void caption_images(const Arguments& args, Session& session) {
   const size_t batch = static_cast<size_t>(args.batch);
   for (int round = 0; round < std::max(1, args.repeat); ++round) {
@@ -217,6 +238,8 @@ int run(const Arguments& args, const std::string& folder,
   const auto model = load_model(args, folder);
   report_choice(args, model->info());
   blip2::Captioner captioner(model);
+  check_against_model(captioner, generation,
+                      std::min(static_cast<size_t>(args.batch), args.images.size()));
   Session session{args, &captioner, nullptr, generation, {}, 0, false};
   caption_images(args, session);
   return session.any_failed ? 1 : 0;
@@ -230,8 +253,7 @@ int run_remote(const Arguments& args, const blip2::GenerationOptions& generation
   try {
     remote.check(generation);
   } catch (const blip2::Error& e) {
-    std::cerr << kName << ": " << e.what() << " (see " << kName << " --help)\n";
-    return 2;
+    return report_usage_error(UsageError(e.what()));
   }
   Session session{args, nullptr, &remote, generation, {}, 0, false};
   caption_images(args, session);
@@ -267,8 +289,7 @@ int main(int argc, char** argv) {
       generation = blip2_cli::generation_options(args, remote_defaults(args));
     }
   } catch (const UsageError& e) {
-    std::cerr << kName << ": " << e.what() << " (see " << kName << " --help)\n";
-    return 2;
+    return report_usage_error(e);
   } catch (const blip2::Error& e) {
     report_error(e);
     return e.code() == blip2::ErrorCode::kInvalidArgument ? 2 : 1;
@@ -276,6 +297,8 @@ int main(int argc, char** argv) {
   try {
     return args.remote.server.empty() ? run(args, folder, generation)
                                       : run_remote(args, generation);
+  } catch (const UsageError& e) {
+    return report_usage_error(e);
   } catch (const blip2::Error& e) {
     report_error(e);
   } catch (const std::exception& e) {

@@ -108,17 +108,27 @@ struct RawOptions {
   }
 };
 
-// --do-sample alone means true; --do-sample=false turns off a checkpoint's default.
-gboolean on_do_sample(const gchar*, const gchar* value, gpointer data, GError**) {
+// --do-sample and --no-do-sample are flags (the last one given wins);
+// --do-sample=BOOL is rewritten to one of them before parsing.
+gboolean set_do_sample(gpointer data, const char* value) {
   auto* raw = static_cast<RawOptions*>(data);
   raw->do_sample_flag = TRUE;
   g_free(raw->do_sample);
-  raw->do_sample = g_strdup(value != nullptr ? value : "true");
+  raw->do_sample = g_strdup(value);
   return TRUE;
 }
+gboolean on_do_sample(const gchar*, const gchar*, gpointer data, GError**) {
+  return set_do_sample(data, "true");
+}
+gboolean on_no_do_sample(const gchar*, const gchar*, gpointer data, GError**) {
+  return set_do_sample(data, "false");
+}
 
+// Values are taken as the bytes given (G_OPTION_ARG_FILENAME), never
+// converted from the locale's character set: a prompt is UTF-8 whatever the
+// locale, and is checked as such (check_utf8).
 #define STRING_OPTION(name, short_name, field, help, arg) \
-  {name, short_name, 0, G_OPTION_ARG_STRING, &raw.field, help, arg}
+  {name, short_name, 0, G_OPTION_ARG_FILENAME, &raw.field, help, arg}
 
 std::vector<GOptionEntry> entries(RawOptions& raw) {
   return {
@@ -146,9 +156,12 @@ std::vector<GOptionEntry> entries(RawOptions& raw) {
                     "Penalty on repeated tokens; 1.0 = none (default: 1.0)", "X"),
       STRING_OPTION("no-repeat-ngram-size", 0, no_repeat_ngram_size,
                     "Ban repeated n-grams of size N; 0 = off (default: 0)", "N"),
-      {"do-sample", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+      {"do-sample", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
        reinterpret_cast<gpointer>(on_do_sample),
-       "Sample instead of searching; alone = true (default: false)", "BOOL"},
+       "Sample instead of searching; also --do-sample=BOOL (default: false)", nullptr},
+      {"no-do-sample", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
+       reinterpret_cast<gpointer>(on_no_do_sample),
+       "Search, even when the checkpoint samples (default: off)", nullptr},
       STRING_OPTION("temperature", 0, temperature, "Sampling temperature (default: 1.0)", "X"),
       STRING_OPTION("top-k", 0, top_k, "Sample among the K likeliest; 0 = all (default: 50)", "K"),
       STRING_OPTION("top-p", 0, top_p, "Nucleus sampling mass in (0, 1] (default: 1.0)", "P"),
@@ -200,7 +213,54 @@ constexpr const char* kDescription =
     "the checkpoint's when MODEL is also found here, else the values shown; an option\n"
     "the server cannot honour is refused (exit 2); token_ids and score are null when\n"
     "the server does not return them.\n"
-    "Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument.\n";
+    "A prompt is UTF-8 whatever the locale.\n"
+    "Exit status: 0 all captioned, 1 a model or image failed, 2 a bad argument (also\n"
+    "one only the loaded model can judge, such as a prompt too long for it).\n";
+
+// Throws unless `value` (of `flag`) is valid UTF-8, naming the first bad byte.
+void check_utf8(const std::string& flag, const gchar* value) {
+  const gchar* end = nullptr;
+  if (g_utf8_validate(value, -1, &end)) return;
+  throw UsageError(flag + " is not valid UTF-8 (byte " + std::to_string(end - value) +
+                   " is not part of a UTF-8 character)");
+}
+
+// Whether argv[i] is an option that takes its value from the next argument
+// ("--prompt TEXT", "-p TEXT"), judged by the option table.
+bool takes_next_argument(const std::vector<GOptionEntry>& table, const std::string& arg) {
+  for (const GOptionEntry& e : table) {
+    if (e.long_name == nullptr || e.arg == G_OPTION_ARG_NONE ||
+        (e.flags & G_OPTION_FLAG_NO_ARG) != 0 || *e.long_name == '\0') {
+      continue;
+    }
+    if (arg == std::string("--") + e.long_name) return true;
+    if (e.short_name != 0 && arg == std::string{'-', e.short_name}) return true;
+  }
+  return false;
+}
+
+// argv with --do-sample=BOOL as --do-sample or --no-do-sample: GOption's
+// optional values would take the next argument (an image) as the value, so
+// the flag takes none and its "=" form is rewritten here. The values of
+// other options and everything after "--" are left alone. Throws UsageError.
+std::vector<std::string> rewrite_flag_values(int argc,
+                                             char** argv,
+                                             const std::vector<GOptionEntry>& table) {
+  std::vector<std::string> out(argv, argv + argc);
+  const std::string prefix = "--do-sample=";
+  for (size_t i = 1; i < out.size(); ++i) {
+    if (out[i] == "--") break;
+    if (takes_next_argument(table, out[i])) {
+      ++i;  // its value, whatever it looks like
+      continue;
+    }
+    if (out[i].rfind(prefix, 0) == 0) {
+      const bool on = parse_bool("--do-sample", out[i].substr(prefix.size()));
+      out[i] = on ? "--do-sample" : "--no-do-sample";
+    }
+  }
+  return out;
+}
 
 void add_override(Arguments& args, const gchar* value, GenerationOverride apply) {
   if (value != nullptr) args.generation.push_back(std::move(apply));
@@ -315,7 +375,10 @@ Arguments to_arguments(const RawOptions& raw) {
   if (raw.revision) args.revision = raw.revision;
   if (raw.device) args.model_options.device = raw.device;
   if (raw.dtype) args.model_options.dtype = raw.dtype;
-  if (raw.prompt) args.prompt = std::string(raw.prompt);
+  if (raw.prompt) {
+    check_utf8("--prompt", raw.prompt);
+    args.prompt = std::string(raw.prompt);
+  }
   collect_generation(raw, args);
   if (raw.batch) args.batch = parse_int("--batch", raw.batch);
   if (raw.repeat) args.repeat = parse_int("--repeat", raw.repeat);
@@ -349,8 +412,14 @@ Arguments parse_arguments(int argc, char** argv) {
   g_option_context_set_main_group(context.get(), main_group);
   g_option_context_set_description(context.get(), kDescription);
   g_option_context_set_summary(context.get(), "blip2-caption " BLIP2_VERSION);
+  std::vector<std::string> rewritten = rewrite_flag_values(argc, argv, options);
+  std::vector<char*> pointers;
+  for (std::string& arg : rewritten) pointers.push_back(arg.data());
+  int count = static_cast<int>(pointers.size());
+  pointers.push_back(nullptr);  // argv[argc]
+  char** args = pointers.data();
   GError* error = nullptr;
-  if (!g_option_context_parse(context.get(), &argc, &argv, &error)) {
+  if (!g_option_context_parse(context.get(), &count, &args, &error)) {
     std::string message = error != nullptr ? error->message : "bad command line";
     g_clear_error(&error);
     throw UsageError(message);

@@ -189,6 +189,11 @@ class Captioner : public CaptionBackend {
   std::vector<Caption> caption(const std::vector<ImageView>& images,
                                const GenerationOptions& options);
   Caption caption(const ImageView& image, const GenerationOptions& options) override;
+  // Throws the Error(kInvalidArgument) that caption() would throw for
+  // `options` on this model with `images` images, without captioning: a
+  // prompt too long for the position table or holding the image token, rows
+  // (beams) beyond the memory budget, a bad value.
+  void check(const GenerationOptions& options, size_t images) const;
 
   const Model& model() const { return *model_; }
 

@@ -3,6 +3,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "captioner_state.h"
@@ -120,6 +121,19 @@ class TimedDecoder : public StepDecoder {
   int32_t steps_ = 0;
 };
 
+// The input ids of `options.prompt`, once the options are checked against the
+// model for a call on `images` images (Error(kInvalidArgument) otherwise).
+std::vector<int64_t> checked_input_ids(const Model::Impl& m,
+                                       const GenerationOptions& options,
+                                       size_t images) {
+  std::vector<int64_t> input_ids = m.input_ids_for(options.prompt);
+  validate_lengths(options, m, input_ids.size());
+  validate_generation_options(options);
+  check_decode_memory(options, m.config, footprint(m, images, input_ids.size()),
+                      default_decode_budget_bytes());
+  return input_ids;
+}
+
 // Rows the decoder runs per input: beams, sampled sequences, or one.
 int64_t rows_per_input(const GenerationOptions& o) {
   if (o.num_beams > 1) return o.num_beams;
@@ -135,16 +149,16 @@ Captioner::Captioner(std::shared_ptr<const Model> model)
 
 Captioner::~Captioner() = default;
 
+void Captioner::check(const GenerationOptions& options, size_t images) const {
+  checked_input_ids(model_->impl(), options, std::max<size_t>(images, 1));
+}
+
 std::vector<Caption> Captioner::caption(const std::vector<ImageView>& images,
                                         const GenerationOptions& options) {
   if (images.empty()) return {};
   const auto start = std::chrono::steady_clock::now();
   const Model::Impl& m = model_->impl();
-  const std::vector<int64_t> input_ids = m.input_ids_for(options.prompt);
-  validate_lengths(options, m, input_ids.size());
-  validate_generation_options(options);
-  check_decode_memory(options, m.config, footprint(m, images.size(), input_ids.size()),
-                      default_decode_budget_bytes());
+  const std::vector<int64_t> input_ids = checked_input_ids(m, options, images.size());
   throw_if_cancelled(options.cancel.get());
   try {
     c10::InferenceMode guard;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "error.h"
+#include "file_check.h"
 
 namespace blip2 {
 namespace {
@@ -153,9 +154,13 @@ std::string resolve_model_path(const std::string& model, const std::string& revi
     return model;
   }
 
-  if (!looks_like_repo_id(model)) {
-    throw Error(ErrorCode::kNotFound,
-                "model '" + model + "' is not a folder (and not a Hugging Face repo id)");
+  // Not a folder: a path that names something (a file, a link) or that
+  // cannot be a repo id is reported as the path it is.
+  std::error_code link_ec;
+  if (!looks_like_repo_id(model) || fs::exists(fs::symlink_status(model, link_ec))) {
+    throw Error(ErrorCode::kNotFound, "model '" + model + "' " + non_folder_entry(model) +
+                                          "; a model is a checkpoint folder or a Hugging "
+                                          "Face repo id");
   }
 
   std::string folder_name = "models--" + model;

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "config_check.h"
+#include "file_check.h"
 #include "generation_options.h"
 #include "log.h"
 #include "model_impl.h"
@@ -68,10 +69,11 @@ std::string dtype_label(at::ScalarType dtype) {
 void require_directory(const std::string& path) {
   std::error_code ec;
   if (path.empty()) throw Error(ErrorCode::kInvalidArgument, "no model folder given");
-  if (!fs::exists(path, ec)) throw Error(ErrorCode::kNotFound, "model folder " + path + " does not exist");
-  if (!fs::is_directory(path, ec)) {
-    throw Error(ErrorCode::kInvalidFormat, "model path " + path + " is not a folder");
-  }
+  const std::string what = non_folder_entry(path);  // "" for a folder
+  if (what.empty()) return;
+  const bool absent = !fs::exists(fs::symlink_status(path, ec));
+  throw Error(absent ? ErrorCode::kNotFound : ErrorCode::kInvalidFormat,
+              "model folder " + path + " " + what);
 }
 
 // The vocabulary size is the row count of embed_tokens in the weights (50272

@@ -176,6 +176,87 @@ def every_invalid_value_exits_2_before_the_model_loads():
 
 
 @check
+def values_only_the_model_can_judge_exit_2_before_any_caption():
+    # the tiny model has a small position table and the <image> token
+    for flags, needle in [
+        (["--num-beams", "2147483647"], "num_beams"),
+        (["--max-new-tokens", "1000000000"], "positions"),
+        (["--prompt", "word " * 10000], "positions"),
+        (["--prompt", "a <image> photo of"], "image placeholder"),
+    ]:
+        out = run("--model", model_dir("tiny"), *flags, image("pixel-1x1.ppm"))
+        expect_one_line_error(out, 2, needle)
+
+
+@check
+def prompts_are_utf8_whatever_the_locale():
+    base = ["--model", model_dir("tiny"), "--json", "--max-new-tokens", "3"]
+    for prompt in ("café", "a photo of \U0001F431"):
+        seen = []
+        for lang in ("C", "POSIX", "C.UTF-8"):
+            env = dict(os.environ, LANG=lang, LC_ALL=lang)
+            out = run(*base, "--prompt", prompt, image("pixel-1x1.ppm"), env=env)
+            assert out.returncode == 0, (prompt, lang, out.stderr)
+            seen.append(json_lines(out.stdout)[0]["token_ids"])
+        assert seen[0] == seen[1] == seen[2], (prompt, seen)
+
+
+@check
+def a_prompt_that_is_not_utf8_names_the_option_and_the_byte():
+    out = subprocess.run([CLI, "--model", model_dir("tiny"), "--prompt", b"caf\xe9 au lait",
+                          image("pixel-1x1.ppm")], capture_output=True, timeout=60)
+    assert out.returncode == 2, out
+    lines = out.stderr.decode().splitlines()
+    assert len(lines) == 1 and "--prompt" in lines[0] and "UTF-8" in lines[0] \
+        and "byte 3" in lines[0], lines
+    assert out.stdout == b""
+
+
+@check
+def do_sample_is_a_flag_that_never_takes_the_image():
+    base = ["--model", model_dir("tiny"), "--json", "--max-new-tokens", "4"]
+    greedy = run(*base, image("pixel-1x1.ppm"))
+    assert greedy.returncode == 0, greedy.stderr
+    greedy_ids = json_lines(greedy.stdout)[0]["token_ids"]
+    for flags in (["--do-sample"], ["--do-sample=true"], ["--no-do-sample"],
+                  ["--do-sample=false"], ["--do-sample", "--no-do-sample"],
+                  ["--do-sample", "--seed", "7"]):
+        out = run(*base, *flags, image("pixel-1x1.ppm"))
+        assert out.returncode == 0, (flags, out.stderr)
+        (line,) = json_lines(out.stdout)
+        assert line["image"] == image("pixel-1x1.ppm"), (flags, line)
+        if flags[-1] in ("--no-do-sample", "--do-sample=false"):
+            assert line["token_ids"] == greedy_ids, (flags, line)
+    # an image named like a value is an image
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(image("pixel-1x1.ppm"), "rb") as src, \
+                open(os.path.join(tmp, "false"), "wb") as dst:
+            dst.write(src.read())
+        out = subprocess.run([CLI, *base, "--do-sample", "false"], capture_output=True,
+                             text=True, timeout=300, cwd=tmp)
+        assert out.returncode == 0, out.stderr
+        assert [line["image"] for line in json_lines(out.stdout)] == ["false"], out.stdout
+    # a value-taking option still takes "--do-sample=..." as its value
+    out = run(*base, "--prompt", "--do-sample=maybe", image("pixel-1x1.ppm"))
+    assert out.returncode == 0, out.stderr
+
+
+@check
+def a_model_that_is_not_a_folder_says_what_it_is():
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = os.path.join(tmp, "model.safetensors")
+        with open(weights, "w") as f:
+            f.write("x")
+        loop = os.path.join(tmp, "loop")
+        os.symlink(loop, loop)
+        for path, what in [(os.path.join(tmp, "missing"), "does not exist"),
+                           (weights, "is a regular file, not a folder"),
+                           (loop, "is a symbolic link loop")]:
+            expect_one_line_error(run("--model", path, image("pixel-1x1.ppm")), 1,
+                                  f"model '{path}' {what}")
+
+
+@check
 def help_gives_one_line_per_option_with_its_default():
     out = run("--help")
     assert out.returncode == 0, out.stderr

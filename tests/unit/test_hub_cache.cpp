@@ -108,6 +108,39 @@ TEST_F(HubCacheTest, MalformedRevisionIsAnInvalidArgument) {
   EXPECT_EQ(error_of("org/tiny", "has space").code(), blip2::ErrorCode::kInvalidArgument);
 }
 
+// A model that is neither a folder nor a repo id is named with what it is
+// instead: missing, a regular file, a symbolic link loop or a dangling link.
+TEST_F(HubCacheTest, APathThatIsNotAFolderSaysWhatItIs) {
+  const fs::path file = root_ / "model.safetensors";
+  std::ofstream(file) << "x";
+  const fs::path loop = root_ / "loop";
+  fs::create_symlink(loop, loop);
+  const fs::path dangling = root_ / "dangling";
+  fs::create_symlink(root_ / "gone", dangling);
+  const std::pair<fs::path, const char*> cases[] = {
+      {root_ / "missing", "does not exist"},
+      {file, "is a regular file, not a folder"},
+      {loop, "is a symbolic link loop"},
+      {dangling, "is a dangling symbolic link"},
+  };
+  for (const auto& [path, what] : cases) {
+    const std::string message = error_of(path.string()).what();
+    EXPECT_NE(message.find("model '" + path.string() + "' " + what), std::string::npos) << message;
+  }
+}
+
+// A relative name that could be a repo id but names a file is reported as
+// that file, not looked for in the cache.
+TEST_F(HubCacheTest, AFileNamedLikeARepoIdIsReportedAsAFile) {
+  const fs::path old_cwd = fs::current_path();
+  fs::current_path(root_);
+  std::ofstream("weights.bin") << "x";
+  const std::string message = error_of("weights.bin").what();
+  fs::current_path(old_cwd);
+  EXPECT_NE(message.find("model 'weights.bin' is a regular file, not a folder"), std::string::npos)
+      << message;
+}
+
 TEST(HfDownloadCommand, NamesTheRevisionOnlyWhenGiven) {
   EXPECT_EQ(blip2::hf_download_command("a/b"), "hf download a/b");
   EXPECT_EQ(blip2::hf_download_command("a/b", "v1"), "hf download a/b --revision v1");
