@@ -29,6 +29,29 @@ CueTrack::texts (const CueSettings &settings) const
   return subtitle_pages (caption_, settings.style);
 }
 
+uint64_t
+CueTrack::pages_min_time (const std::vector<std::string> &pages, const CueSettings &settings)
+{
+  uint64_t total = 0;
+  for (const auto &p : pages)
+    total =
+        saturating_add (total, min_display_time (p, settings.min_duration, settings.reading_rate));
+  return total;
+}
+
+namespace {
+
+std::string
+joined (const std::vector<std::string> &pages)
+{
+  std::string text = pages.empty () ? std::string () : pages[0];
+  for (size_t i = 1; i < pages.size (); ++i)
+    text += "\n" + pages[i];
+  return text;
+}
+
+}  // namespace
+
 void
 CueTrack::emit_open (uint64_t to, const CueSettings &settings, std::vector<Cue> *out)
 {
@@ -37,26 +60,32 @@ CueTrack::emit_open (uint64_t to, const CueSettings &settings, std::vector<Cue> 
     return;
   if (!known (from_) || !known (to) || pages.size () == 1 || to <= from_) {
     // One cue; several pages only without a span to share (unknown times).
-    std::string text = pages[0];
-    for (size_t i = 1; i < pages.size (); ++i)
-      text += "\n" + pages[i];
-    out->push_back ({text, from_, to});
+    out->push_back ({joined (pages), from_, to});
     floor_ = to;
     return;
   }
-  // Pages share the span in proportion to their length.
+  const uint64_t span = to - from_;
+  // Too short for every page's minimum: the last pages are joined, one at a
+  // time, until the minimums fit (at worst one cue with the whole caption).
+  while (pages.size () > 1 && pages_min_time (pages, settings) > span) {
+    pages[pages.size () - 2] += "\n" + pages.back ();
+    pages.pop_back ();
+  }
+  // Each page gets its minimum, and the time left over is shared in
+  // proportion to the pages' lengths.
+  const uint64_t minimums = std::min (span, pages_min_time (pages, settings));
+  const uint64_t spare = span - minimums;
   size_t total = 0;
   for (const auto &p : pages)
     total += code_points (p);
-  const uint64_t span = to - from_;
-  uint64_t at = from_;
+  uint64_t at = from_, minimum_end = from_;
   size_t done = 0;
   for (size_t i = 0; i < pages.size (); ++i) {
     done += code_points (pages[i]);
-    uint64_t end =
-        i + 1 == pages.size ()
-            ? to
-            : from_ + static_cast<uint64_t> (static_cast<long double> (span) * done / total);
+    minimum_end += min_display_time (pages[i], settings.min_duration, settings.reading_rate);
+    const uint64_t share =
+        total == 0 ? 0 : static_cast<uint64_t> (static_cast<long double> (spare) * done / total);
+    const uint64_t end = i + 1 == pages.size () ? to : std::min (to, minimum_end + share);
     out->push_back ({pages[i], at, end});
     at = end;
   }
@@ -97,8 +126,8 @@ CueTrack::add (std::string_view caption, uint64_t start, uint64_t end, const Cue
 uint64_t
 CueTrack::shown_until (uint64_t at, const CueSettings &settings) const
 {
-  uint64_t shortest = saturating_add (
-      start_, min_display_time (caption_, settings.min_duration, settings.reading_rate));
+  // every page its own minimum
+  uint64_t shortest = saturating_add (start_, pages_min_time (texts (settings), settings));
   if (known (at) && known (shortest) && at < shortest)
     return shortest;
   return at;

@@ -8,9 +8,18 @@
 // known yet (the change sampling mode: a caption lasts until the next one).
 // A cue is emitted when the open caption is closed by a different caption,
 // by the end of the stream, or partly when the text consumer needs the text
-// now (commit_until). Emitted cues never overlap. A cue closed by the next
-// caption lasts at least min_display_time(): the next caption then starts
-// when it ends, and one that would end before it could start is dropped.
+// now (commit_until). Emitted cues never overlap.
+//
+// Minimum time: a caption wrapped into several pages is one cue per page,
+// and each page is shown at least min_display_time() of its own text. A
+// caption closed by the next one is kept on screen that long for every page
+// (the sum): the next caption then starts when it ends, and one that would
+// end before it could start is dropped. Where the time cannot grow (the end
+// of the stream or segment, a piece sent up to the video position) and is
+// too short for every page, the last pages are joined into one cue, one at a
+// time, until each cue gets its minimum; with less time than one page's
+// minimum, the whole caption is one cue for the time there is. The time left
+// over is shared in proportion to the pages' lengths.
 #pragma once
 
 #include <cstdint>
@@ -93,6 +102,9 @@ class CueTrack
   // Emits [from_, to) of the open cue (pages spread over it).
   void emit_open (uint64_t to, const CueSettings &settings, std::vector<Cue> *out);
   std::vector<std::string> texts (const CueSettings &settings) const;
+  // The sum of the pages' minimum display times.
+  static uint64_t pages_min_time (const std::vector<std::string> &pages,
+                                  const CueSettings &settings);
   // The open cue's end once closed at `at`, kept on screen its minimum time.
   uint64_t shown_until (uint64_t at, const CueSettings &settings) const;
 

@@ -52,9 +52,11 @@
  * and the text is written as subtitles are: a capitalised sentence with a
  * full stop, wrapped to #GstBlip2Caption:max-lines lines of
  * #GstBlip2Caption:max-line-length characters (a longer caption becomes
- * several cues in a row), each cue on screen at least
- * #GstBlip2Caption:min-cue-duration and long enough to read at
- * #GstBlip2Caption:reading-rate. #GstBlip2Caption:raw-text sends the model's
+ * several cues in a row, its pages), each cue, each page too, on screen at
+ * least #GstBlip2Caption:min-cue-duration and long enough to read at
+ * #GstBlip2Caption:reading-rate. Where the time cannot grow (the end of the
+ * stream) and is too short for every page, the last pages are joined into
+ * one cue until each cue gets its minimum. #GstBlip2Caption:raw-text sends the model's
  * text as it is. To extend a cue, the stream holds the newest one until its
  * end is known; if the video then waits downstream for the text (textoverlay,
  * a muxer without enough queueing) for half a second, the stream stops

@@ -698,7 +698,8 @@ const Property kProperties[] = {
      * GstBlip2Caption:max-lines:
      *
      * Subtitle text: the most lines in one cue; a longer caption is shown as
-     * several cues one after another, sharing its time.
+     * several cues one after another (pages), each on screen at least
+     * #GstBlip2Caption:min-cue-duration.
      *
      * Since: 0.1
      */
@@ -714,10 +715,14 @@ const Property kProperties[] = {
     /**
      * GstBlip2Caption:min-cue-duration:
      *
-     * The shortest time a cue stays on text_src, in nanoseconds: a caption
-     * that comes sooner starts when it is over, and one whose time is over
-     * by then is left out of the text stream (not out of the meta or the
-     * messages).
+     * The shortest time a cue stays on text_src, in nanoseconds, each page
+     * of a wrapped caption too: a caption that comes sooner starts when it
+     * is over, and one whose time is over by then is left out of the text
+     * stream (not out of the meta or the messages). Where the time cannot
+     * grow (the end of the stream or segment) and is too short for every
+     * page, the last pages are joined into one cue until each cue gets its
+     * minimum (with less time than one minimum, the whole caption is one
+     * cue for the time there is).
      *
      * Since: 0.1
      */

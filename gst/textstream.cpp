@@ -158,9 +158,28 @@ TextStream::advance_locked ()
     ClockTime at = track_.open_start ();
     if (is_valid (timeline_.position ()) && timeline_.position () > at)
       at = timeline_.position ();
-    enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_gap (axis_.to_real (at), 0)));
+    enqueue_locked (GST_MINI_OBJECT_CAST (gst_event_new_gap (preroll_point (at), 0)));
     preroll_gap_sent_ = true;
   }
+}
+
+// The real time of a zero-length gap at `at` (axis), inside the segment: a
+// sink drops a point outside it unprerolled. In reverse playback a cue's
+// start on the axis is its real end, which a sink counts as outside when it
+// is the segment's stop (the first frame of a reverse segment ends there, or
+// past it): the point is then just before the stop.
+ClockTime
+TextStream::preroll_point (ClockTime at) const
+{
+  ClockTime real = axis_.to_real (at);
+  if (!axis_.reverse ()) {
+    if (is_valid (segment_.start) && real < segment_.start)
+      real = segment_.start;
+    return real;
+  }
+  if (is_valid (segment_.stop) && segment_.stop > segment_.start && real >= segment_.stop)
+    real = segment_.stop - 1;
+  return real;
 }
 
 void

@@ -116,6 +116,7 @@ class TextStream
   void advance_locked ();
   void reset_locked ();
   void place_locked (const blip2caption::Cue &cue);
+  ClockTime preroll_point (ClockTime at) const;
   void place_all_locked (const std::vector<blip2caption::Cue> &cues);
   bool holding_locked () const;
   std::optional<Deadline> hold_deadline_locked () const;

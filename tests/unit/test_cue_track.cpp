@@ -167,6 +167,77 @@ TEST(CueTrack, StyledCuesArePagesSharingTheTime) {
   EXPECT_EQ(t.cues[1].end, 3 * kSec);
 }
 
+// Subtitle text (not raw) of one line per page, min-cue-duration 1 s.
+Track paged(int max_line_length, double reading_rate = 0.0) {
+  Track t;
+  t.settings.raw = false;
+  t.settings.min_duration = 1 * kSec;
+  t.settings.reading_rate = reading_rate;
+  t.settings.style.max_line_length = max_line_length;
+  t.settings.style.max_lines = 1;
+  return t;
+}
+
+// Two pages closed by the next caption after 1 s, min-cue-duration 1 s:
+// each page is shown a second (not 917 ms and 83 ms), and the next caption
+// starts when the second page ends.
+TEST(CueTrack, EveryPageIsShownItsMinimumTime) {
+  Track t = paged(42);
+  const std::string caption = "a man riding a horse on a beach next to the ocean at sunset";
+  t.add(caption, 0, 1 * kSec);
+  t.add("a dog", 1 * kSec, 3 * kSec);
+  t.finish(kNoTime);
+  ASSERT_EQ(t.cues.size(), 3u);
+  EXPECT_EQ(t.cues[0].text + " " + t.cues[1].text,
+            "A man riding a horse on a beach next to the ocean at sunset.");
+  EXPECT_EQ(t.cues[0].start, 0u);
+  EXPECT_EQ(t.cues[0].end, 1 * kSec);
+  EXPECT_EQ(t.cues[1].start, 1 * kSec);
+  EXPECT_EQ(t.cues[1].end, 2 * kSec);
+  expect_cue(t.cues[2], "A dog.", 2 * kSec, 3 * kSec);
+}
+
+// The minimum is per page's own text: with a reading rate, each page stays
+// long enough to read it, and the next caption waits for both.
+TEST(CueTrack, EachPageIsReadableAtTheReadingRate) {
+  Track t = paged(42, 10.0);
+  t.add("a man riding a horse on a beach next to the ocean at sunset", 0, 1 * kSec);
+  t.add("a dog", 1 * kSec, 20 * kSec);
+  t.finish(kNoTime);
+  ASSERT_EQ(t.cues.size(), 3u);
+  uint64_t at = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    const uint64_t reading = min_display_time(t.cues[i].text, 1 * kSec, 10.0);
+    EXPECT_GT(reading, 1 * kSec) << t.cues[i].text;  // longer than min-cue-duration
+    expect_cue(t.cues[i], t.cues[i].text, at, at + reading);
+    at += reading;
+  }
+  expect_cue(t.cues[2], "A dog.", at, 20 * kSec);
+}
+
+// At the end of the stream the time cannot grow: when it is too short for
+// every page, the last pages are joined until each cue gets its minimum, and
+// a caption with less time than one minimum is one cue with all its text.
+TEST(CueTrack, WithoutTimeForEveryPageTheLastPagesAreJoined) {
+  Track t = paged(10);
+  t.add("one two three four five six", 0, kNoTime);  // 3 pages of 1 s at least
+  t.finish(2500000000);
+  ASSERT_EQ(t.cues.size(), 2u);
+  EXPECT_EQ(t.cues[0].text, "One two");
+  EXPECT_EQ(t.cues[1].text, "three four\nfive six.");
+  EXPECT_EQ(t.cues[0].start, 0u);
+  EXPECT_GE(t.cues[0].end, 1 * kSec);
+  EXPECT_EQ(t.cues[1].start, t.cues[0].end);
+  EXPECT_GE(t.cues[1].end - t.cues[1].start, 1 * kSec);
+  EXPECT_EQ(t.cues[1].end, 2500000000u);
+
+  Track short_end = paged(10);
+  short_end.add("one two three four five six", 0, kNoTime);
+  short_end.finish(400000000);
+  ASSERT_EQ(short_end.cues.size(), 1u);
+  expect_cue(short_end.cues[0], "One two\nthree four\nfive six.", 0, 400000000);
+}
+
 TEST(CueTrack, CloseEmitsAtOnceWithTheMinimumDuration) {
   Track t;
   t.settings.merge_repeats = false;

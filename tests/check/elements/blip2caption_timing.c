@@ -351,14 +351,81 @@ GST_START_TEST (test_reverse_playback)
   text_extent (r, &text_start, &text_end);
   fail_unless_equals_uint64 (text_start, 0);
   fail_unless_equals_uint64 (text_end, 5 * GST_SECOND);
-  /* items go backwards and tile the segment: each ends where the one before began */
-  for (guint i = 1; i < r->starts->len; i++)
-    fail_unless_equals_uint64 (g_array_index (r->ends, GstClockTime, i),
-                               g_array_index (r->starts, GstClockTime, i - 1));
+  /* items go backwards and tile the segment: each ends where the one before
+   * began (a zero-length preroll gap covers no time, and lies inside the
+   * segment: just before its stop) */
+  GstClockTime previous_start = GST_CLOCK_TIME_NONE;
+  for (guint i = 0; i < r->starts->len; i++) {
+    GstClockTime start = g_array_index (r->starts, GstClockTime, i);
+    GstClockTime end = g_array_index (r->ends, GstClockTime, i);
+    if (start == end) {
+      fail_unless (start < 5 * GST_SECOND, "a zero-length gap at the segment's stop");
+      continue;
+    }
+    if (GST_CLOCK_TIME_IS_VALID (previous_start))
+      fail_unless_equals_uint64 (end, previous_start);
+    previous_start = start;
+  }
   gst_harness_teardown (text);
   gst_harness_teardown (h);
   text_record_free (r);
   g_free (model);
+}
+
+GST_END_TEST;
+
+/* A clip of one still picture (identical captions) to a prerolling text
+ * sink, played at `rate` over [0, 3 s] after a flushing seek in PAUSED;
+ * returns the text stream's record. */
+static TextRecord *
+play_still_clip (gdouble rate)
+{
+  gchar *model = tiny_model ();
+  GstElement *p = parse_pipeline (
+      "videotestsrc pattern=black ! video/x-raw,format=RGB,width=32,height=24,framerate=30/1 ! "
+      "blip2caption name=c model=\"%s\" device=cpu max-new-tokens=3 ! fakesink sync=false "
+      "c.text_src ! fakesink sync=false",
+      model);
+  g_free (model);
+  GstElement *c = gst_bin_get_by_name (GST_BIN (p), "c");
+  TextRecord *r = text_record_new (c);
+  fail_unless (gst_element_set_state (p, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_get_state (p, NULL, NULL, 60 * GST_SECOND) == GST_STATE_CHANGE_SUCCESS);
+  fail_unless (gst_element_seek (p, rate, GST_FORMAT_TIME,
+                                 GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET, 0,
+                                 GST_SEEK_TYPE_SET, 3 * GST_SECOND));
+  /* only what the seek brings counts */
+  g_mutex_lock (&r->lock);
+  g_array_set_size (r->starts, 0);
+  g_array_set_size (r->ends, 0);
+  r->buffers = 0;
+  g_mutex_unlock (&r->lock);
+  play_to_eos (p, 120 * GST_SECOND, NULL);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (c);
+  gst_object_unref (p);
+  return r;
+}
+
+/* Reverse playback of a still picture gives what forward playback gives:
+ * one cue for the whole clip (the repeats merged), not one piece per frame
+ * (the text sink prerolls on the held cue in both directions). */
+GST_START_TEST (test_reverse_playback_merges_repeats_as_forward)
+{
+  TextRecord *forward = play_still_clip (1.0);
+  TextRecord *reverse = play_still_clip (-1.0);
+  fail_unless_equals_int (forward->buffers, 1);
+  fail_unless_equals_int (reverse->buffers, forward->buffers);
+  GstClockTime f_start, f_end, r_start, r_end;
+  text_extent (forward, &f_start, &f_end);
+  text_extent (reverse, &r_start, &r_end);
+  fail_unless_equals_uint64 (f_start, 0);
+  fail_unless_equals_uint64 (f_end, 3 * GST_SECOND);
+  fail_unless_equals_uint64 (r_start, 0);
+  fail_unless (r_end >= 3 * GST_SECOND, "the reverse cue ends at %" GST_TIME_FORMAT,
+               GST_TIME_ARGS (r_end));
+  text_record_free (forward);
+  text_record_free (reverse);
 }
 
 GST_END_TEST;
@@ -416,6 +483,7 @@ blip2caption_timing_suite (void)
   tcase_add_test (tc, test_untimestamped_video_unlinked);
   tcase_add_test (tc, test_interval_overflow);
   tcase_add_test (tc, test_reverse_playback);
+  tcase_add_test (tc, test_reverse_playback_merges_repeats_as_forward);
   tcase_add_test (tc, test_top_p_zero_refused);
   tcase_add_test (tc, test_enum_types_are_plugin_api);
   return s;
