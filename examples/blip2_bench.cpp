@@ -5,7 +5,7 @@
 // per-token decode), end-to-end latency, captions/s and peak host memory.
 //
 //   blip2-bench --model DIR [--device auto|cpu|cuda|cuda:N]
-//               [--dtype auto|float32|float16|bfloat16]
+//               [--dtype auto|float32|float16|bfloat16] [--quantize none|int8]
 //               [--decode-step auto|graph|static|dynamic]
 //               [--batches 1,4,8] [--beams 1,5] [--beam-batches 1] [--new-tokens 12]
 //               [--iters 10] [--warmup 2] [--frame 1920x1080] [--frame-format nv12|bgrx|rgb]
@@ -38,7 +38,8 @@ using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string model, device = "auto", dtype = "auto", decode_step = "auto", json_out;
+  std::string model, device = "auto", dtype = "auto", quantize = "none", decode_step = "auto",
+      json_out;
   std::vector<int64_t> batches{1}, beams{1}, beam_batches;  // beam_batches: for beams > 1
   int64_t new_tokens = 12, iters = 10, warmup = 2, frame_width = 1920, frame_height = 1080;
   std::string frame_format = "nv12";
@@ -96,6 +97,7 @@ Options parse_options(int argc, char** argv) {
       {"--model", [&](const std::string& v) { o.model = v; }},
       {"--device", [&](const std::string& v) { o.device = v; }},
       {"--dtype", [&](const std::string& v) { o.dtype = v; }},
+      {"--quantize", [&](const std::string& v) { o.quantize = v; }},
       {"--decode-step", [&](const std::string& v) { o.decode_step = v; }},
       {"--batches", [&](const std::string& v) { o.batches = parse_list(v); }},
       {"--beams", [&](const std::string& v) { o.beams = parse_list(v); }},
@@ -235,6 +237,7 @@ int run_bench(const Options& o) {
   mo.path = o.model;
   mo.device = o.device;
   mo.dtype = o.dtype;
+  mo.quantize = o.quantize;
   mo.decode_step = o.decode_step;
   mo.check_finite = o.check_finite;
   const Clock::time_point start = Clock::now();
@@ -248,6 +251,7 @@ int run_bench(const Options& o) {
   const blip2::ModelInfo& info = model->info();
   Json report = {{"device", info.device},
                  {"dtype", info.dtype},
+                 {"quantize", info.quantize},
                  {"decode_step", info.decode_step},
                  {"frame", std::to_string(o.frame_width) + "x" + std::to_string(o.frame_height) +
                                " " + o.frame_format},

@@ -191,8 +191,8 @@ void report_choice(const Arguments& args, const blip2::ModelInfo& info) {
   const bool automatic = args.model_options.device == "auto" || args.model_options.dtype == "auto";
   if (args.quiet || !automatic || !isatty(STDERR_FILENO)) return;
   std::cerr << kName << ": running on " << info.device << " in " << info.dtype
-            << " (device " << args.model_options.device << ", dtype " << args.model_options.dtype
-            << ")\n";
+            << (info.quantize == "int8" ? " with int8 weights" : "") << " (device "
+            << args.model_options.device << ", dtype " << args.model_options.dtype << ")\n";
 }
 
 // Loads the model, with a progress bar on stderr when it is a terminal (the

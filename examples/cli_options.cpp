@@ -64,6 +64,7 @@ struct RawOptions {
   gchar* revision = nullptr;
   gchar* device = nullptr;
   gchar* dtype = nullptr;
+  gchar* quantize = nullptr;
   gchar* prompt = nullptr;
   gchar* max_new_tokens = nullptr;
   gchar* min_new_tokens = nullptr;
@@ -93,8 +94,8 @@ struct RawOptions {
   gchar** images = nullptr;
 
   ~RawOptions() {
-    for (gchar* s : {model, revision, device, dtype, prompt, max_new_tokens, min_new_tokens,
-                     num_beams, length_penalty, early_stopping, num_return_sequences,
+    for (gchar* s : {model, revision, device, dtype, quantize, prompt, max_new_tokens,
+                     min_new_tokens, num_beams, length_penalty, early_stopping, num_return_sequences,
                      repetition_penalty, no_repeat_ngram_size, do_sample, temperature, top_k,
                      top_p, seed, batch, repeat, server, image_format, resize, request_timeout,
                      retries}) {
@@ -139,6 +140,10 @@ std::vector<GOptionEntry> entries(RawOptions& raw) {
       STRING_OPTION("device", 'd', device, "auto, cpu, cuda or cuda:N (default: auto)", "DEV"),
       STRING_OPTION("dtype", 0, dtype, "auto, float32, float16 or bfloat16 (default: auto)",
                     "TYPE"),
+      STRING_OPTION("quantize", 0, quantize,
+                    "none, or int8 weights for the language model on the CPU (faster, not exact; "
+                    "bfloat16) (default: none)",
+                    "Q"),
       STRING_OPTION("prompt", 'p', prompt,
                     "Text the caption continues (default: the checkpoint's)", "TEXT"),
       STRING_OPTION("max-new-tokens", 0, max_new_tokens, "Most new tokens, EOS counted (default: 30)",
@@ -375,6 +380,7 @@ Arguments to_arguments(const RawOptions& raw) {
   if (raw.revision) args.revision = raw.revision;
   if (raw.device) args.model_options.device = raw.device;
   if (raw.dtype) args.model_options.dtype = raw.dtype;
+  if (raw.quantize) args.model_options.quantize = raw.quantize;
   if (raw.prompt) {
     check_utf8("--prompt", raw.prompt);
     args.prompt = std::string(raw.prompt);

@@ -335,8 +335,9 @@ describe_model (const Settings &settings,
   GstStructure *s = gst_structure_new (
       "blip2-model", "model", G_TYPE_STRING, settings.model.c_str (), "path", G_TYPE_STRING,
       info.path.c_str (), "device", G_TYPE_STRING, info.device.c_str (), "dtype", G_TYPE_STRING,
-      info.dtype.c_str (), "image-size", G_TYPE_INT, (gint)info.image_size, "default-prompt",
-      G_TYPE_STRING, info.default_prompt.c_str (), "instance", G_TYPE_UINT64, model_serial (model),
+      info.dtype.c_str (), "quantize", G_TYPE_STRING, info.quantize.c_str (), "image-size",
+      G_TYPE_INT, (gint)info.image_size, "default-prompt", G_TYPE_STRING,
+      info.default_prompt.c_str (), "instance", G_TYPE_UINT64, model_serial (model),
       "generation-defaults", GST_TYPE_STRUCTURE, defaults, nullptr);
   gst_structure_free (defaults);
   gchar *str = gst_structure_to_string (s);
@@ -430,7 +431,8 @@ warn_slow (GstBlip2Caption *self, const Finished &caption, guint latency_ms, boo
     GST_ELEMENT_WARNING (
         self, STREAM, FAILED, ("Captioning takes longer than the configured latency"),
         ("inference took %.0f ms, latency is %u ms: raise the latency property or use a "
-         "faster device",
+         "faster device; on the CPU, quantize=int8 dtype=bfloat16 captions several times faster "
+         "(not exact)",
          ms, latency_ms));
   }
 }
@@ -518,18 +520,21 @@ load_model (GstBlip2Caption *self, const Settings &settings)
     options.path = blip2::resolve_model_path (settings.model, settings.revision);
     options.device = settings.device;
     options.dtype = blip2gst::dtype_name (settings.dtype);
+    options.quantize = blip2gst::quantize_name (settings.quantize);
     options.on_progress = load_progress_reporter (self);
-    GST_INFO_OBJECT (self, "loading %s (%s) on %s, %s", settings.model.c_str (),
-                     options.path.c_str (), options.device.c_str (), options.dtype.c_str ());
+    GST_INFO_OBJECT (self, "loading %s (%s) on %s, %s, quantize %s", settings.model.c_str (),
+                     options.path.c_str (), options.device.c_str (), options.dtype.c_str (),
+                     options.quantize.c_str ());
     gint64 start = g_get_monotonic_time ();
     std::shared_ptr<const blip2::Model> model = blip2::Model::load_shared (options);
     gdouble seconds = (g_get_monotonic_time () - start) / 1e6;
     const blip2::ModelInfo &info = model->info ();
     GST_CAT_INFO_OBJECT (gst_blip2_debug_category (), self,
-                         "loaded %s in %.2f s: %.1f MB of weights, device %s, dtype %s",
+                         "loaded %s in %.2f s: %.1f MB of weights, device %s, dtype %s, "
+                         "quantize %s",
                          settings.model.c_str (), seconds,
                          weight_file_bytes (options.path) / 1e6, info.device.c_str (),
-                         info.dtype.c_str ());
+                         info.dtype.c_str (), info.quantize.c_str ());
     post_load_progress (self, GST_PROGRESS_TYPE_COMPLETE,
                         "Model loaded on " + info.device + " in " + info.dtype, 100);
     return model;
@@ -1288,7 +1293,7 @@ static const struct
      * GstBlip2Caption:model-info:
      *
      * The loaded model as a GstStructure "blip2-model" with the fields
-     * model, path (resolved folder), device, dtype, image-size,
+     * model, path (resolved folder), device, dtype, quantize, image-size,
      * default-prompt, instance (equal for elements sharing one model) and
      * generation-defaults: a GstStructure of the decoding defaults the
      * checkpoint's generation_config.json gives the properties not set, by
@@ -1302,7 +1307,8 @@ static const struct
        return g_param_spec_boxed (
            "model-info", "Model info",
            "The loaded model (NULL before PAUSED): a GstStructure with model, path, device, dtype, "
-           "image-size, default-prompt, instance (equal for elements sharing one loaded model) "
+           "quantize, image-size, default-prompt, instance (equal for elements sharing one loaded "
+           "model) "
            "and generation-defaults (the decoding defaults of the checkpoint's "
            "generation_config.json that differ from the properties' defaults, by property name)",
            GST_TYPE_STRUCTURE, flags);

@@ -75,6 +75,20 @@ gst_blip2_caption_dtype_get_type (void)
 }
 
 GType
+gst_blip2_caption_quantize_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {GST_BLIP2_CAPTION_QUANTIZE_NONE, "Weights in the chosen dtype", "none"},
+      {GST_BLIP2_CAPTION_QUANTIZE_INT8,
+       "The language model's weights as int8, one scale per output channel (CPU, bfloat16)",
+       "int8"},
+      {0, nullptr, nullptr},
+  };
+  return register_enum (&type, "GstBlip2CaptionQuantize", values);
+}
+
+GType
 gst_blip2_caption_early_stopping_get_type (void)
 {
   static gsize type = 0;
@@ -233,6 +247,29 @@ const Property kProperties[] = {
      },
      [] (const Settings &s, GValue *v) { g_value_set_enum (v, s.dtype); },
      [] (Settings &s, const GValue *v) { s.dtype = (GstBlip2CaptionDtype)g_value_get_enum (v); }},
+    /**
+     * GstBlip2Caption:quantize:
+     *
+     * Weight-only quantization, done when the model loads (the checkpoint is
+     * not changed): int8 stores the language model's linear layers and its
+     * head as int8 with one scale per output channel and computes in
+     * bfloat16 (dtype auto or bfloat16). CPU only: refused on CUDA. Faster
+     * and smaller on the CPU, but not exact (see docs/full-size-cpu.md).
+     *
+     * Since: 0.1
+     */
+    {PROP_QUANTIZE,
+     [] {
+       return g_param_spec_enum (
+           "quantize", "Quantize",
+           "Weight-only quantization at load: int8 = the language model's weights as int8 with "
+           "bfloat16 activations, CPU only (faster, not exact)",
+           GST_TYPE_BLIP2_CAPTION_QUANTIZE, GST_BLIP2_CAPTION_QUANTIZE_NONE, kReady);
+     },
+     [] (const Settings &s, GValue *v) { g_value_set_enum (v, s.quantize); },
+     [] (Settings &s, const GValue *v) {
+       s.quantize = (GstBlip2CaptionQuantize)g_value_get_enum (v);
+     }},
     /**
      * GstBlip2Caption:mode:
      *
@@ -960,6 +997,12 @@ dtype_name (GstBlip2CaptionDtype dtype)
   }
 }
 
+const char *
+quantize_name (GstBlip2CaptionQuantize quantize)
+{
+  return quantize == GST_BLIP2_CAPTION_QUANTIZE_INT8 ? "int8" : "none";
+}
+
 void
 install_settings_properties (GObjectClass *klass, GParamSpec **specs)
 {
@@ -993,6 +1036,7 @@ mark_settings_types_as_plugin_api ()
   gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_MODE, (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_SAMPLING, (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_DTYPE, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_QUANTIZE, (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api (GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING, (GstPluginAPIFlags)0);
 }
 

@@ -50,6 +50,18 @@ typedef enum {
 } GstBlip2CaptionDtype;
 
 /**
+ * GstBlip2CaptionQuantize:
+ * @GST_BLIP2_CAPTION_QUANTIZE_NONE: weights in the chosen dtype
+ * @GST_BLIP2_CAPTION_QUANTIZE_INT8: the language model's weights as int8 (CPU, bfloat16)
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  GST_BLIP2_CAPTION_QUANTIZE_NONE,
+  GST_BLIP2_CAPTION_QUANTIZE_INT8,
+} GstBlip2CaptionQuantize;
+
+/**
  * GstBlip2CaptionEarlyStopping:
  * @GST_BLIP2_CAPTION_EARLY_STOPPING_FALSE: stop when no beam can improve (heuristic)
  * @GST_BLIP2_CAPTION_EARLY_STOPPING_TRUE: stop when num-beams captions are finished
@@ -84,6 +96,8 @@ GType gst_blip2_caption_sampling_get_type (void);
 GType gst_blip2_caption_mode_get_type (void);
 #define GST_TYPE_BLIP2_CAPTION_DTYPE (gst_blip2_caption_dtype_get_type ())
 GType gst_blip2_caption_dtype_get_type (void);
+#define GST_TYPE_BLIP2_CAPTION_QUANTIZE (gst_blip2_caption_quantize_get_type ())
+GType gst_blip2_caption_quantize_get_type (void);
 #define GST_TYPE_BLIP2_CAPTION_EARLY_STOPPING (gst_blip2_caption_early_stopping_get_type ())
 GType gst_blip2_caption_early_stopping_get_type (void);
 
@@ -127,6 +141,7 @@ enum SettingsProperty : guint {
   PROP_JSON_LOCATION,
   PROP_MAX_BATCH,
   PROP_BATCH_WAIT,
+  PROP_QUANTIZE,
   PROP_SETTINGS_END,
 };
 
@@ -140,6 +155,7 @@ struct Settings
   std::string json_location;  // JSON Lines file of the captions; "" = none
   std::string device = "auto";
   GstBlip2CaptionDtype dtype = GST_BLIP2_CAPTION_DTYPE_AUTO;
+  GstBlip2CaptionQuantize quantize = GST_BLIP2_CAPTION_QUANTIZE_NONE;
   GstBlip2CaptionMode mode = GST_BLIP2_CAPTION_MODE_AUTO;
   guint64 interval = GST_SECOND;
   guint latency_ms = 1000;
@@ -193,7 +209,10 @@ GstStructure *checkpoint_generation_defaults (const blip2::GenerationOptions &ch
 // The dtype name the library takes ("auto", "float32", ...).
 const char *dtype_name (GstBlip2CaptionDtype dtype);
 
-// Installs the settings properties (ids PROP_MODEL .. PROP_BATCH_WAIT) into
+// The quantize name the library takes ("none", "int8").
+const char *quantize_name (GstBlip2CaptionQuantize quantize);
+
+// Installs the settings properties (ids PROP_MODEL .. PROP_SETTINGS_END - 1) into
 // `specs` and on `klass`.
 void install_settings_properties (GObjectClass *klass, GParamSpec **specs);
 

@@ -50,6 +50,14 @@ struct ModelOptions {
   // Scan every loaded parameter for NaN/Inf and refuse a checkpoint holding
   // any (docs/reliability.md gives the cost: one pass over the weights).
   bool check_finite = true;
+  // Weight-only quantization of the language model, done at load from the
+  // checkpoint's weights (nothing is written):
+  //   none - weights in `dtype`
+  //   int8 - the language model's linear layers and its head as int8 with one
+  //          scale per output channel, bfloat16 activations (dtype auto or
+  //          bfloat16); CPU only (refused on CUDA). Faster and smaller on the
+  //          CPU, not exact: docs/full-size-cpu.md has the measured cost.
+  std::string quantize = "none";
 };
 
 // What a loaded checkpoint is; filled by Model::load.
@@ -57,6 +65,7 @@ struct ModelInfo {
   std::string path;
   std::string device;            // resolved, e.g. "cpu", "cuda:0"
   std::string dtype;             // resolved, e.g. "float32"
+  std::string quantize;          // "none" or "int8"
   int32_t image_size = 224;      // vision_config.image_size (364 for -coco)
   int32_t num_query_tokens = 32;
   int64_t vocab_size = 0;        // rows of embed_tokens (50272 or 50304)
@@ -161,7 +170,7 @@ class Model {
 
   // Loads a checkpoint; throws blip2::Error naming the file and the problem.
   static std::shared_ptr<Model> load(const ModelOptions& options);
-  // The same, but shared: one Model per (path, device, dtype) per process,
+  // The same, but shared: one Model per (path, device, dtype, quantize) per process,
   // kept alive while anyone holds it. When the model is already loaded,
   // on_progress is called once with (weight_bytes, weight_bytes).
   static std::shared_ptr<Model> load_shared(const ModelOptions& options);

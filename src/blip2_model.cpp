@@ -9,13 +9,15 @@ namespace blip2 {
 Blip2ForConditionalGenerationImpl::Blip2ForConditionalGenerationImpl(const Blip2Config& c, const at::TensorOptions& options)
     : config(c) {
   vision_model = register_module("vision_model", VisionModel(c.vision_config, options));
-  // transformers keeps the Q-Former and the query tokens in float32 whatever
-  // the dtype of the rest (_keep_in_fp32_modules); so do we.
-  const at::TensorOptions fp32 = options.dtype(at::kFloat);
+  // In a float16 model transformers keeps the Q-Former and the query tokens
+  // in float32 (_keep_in_fp32_modules, applied for float16 only); in bfloat16
+  // and float32 they have the model's dtype like everything else. So do we.
+  const at::TensorOptions qformer_options =
+      options.dtype() == at::kHalf ? options.dtype(at::kFloat) : options;
   query_tokens = register_parameter(
-      "query_tokens", at::empty({1, c.num_query_tokens, c.qformer_config.hidden_size}, fp32),
-      false);
-  qformer = register_module("qformer", QFormerModel(c.qformer_config, fp32));
+      "query_tokens",
+      at::empty({1, c.num_query_tokens, c.qformer_config.hidden_size}, qformer_options), false);
+  qformer = register_module("qformer", QFormerModel(c.qformer_config, qformer_options));
   language_projection = register_module(
       "language_projection",
       Linear(c.qformer_config.hidden_size, c.text_config.hidden_size, true, options));
@@ -33,9 +35,9 @@ at::Tensor Blip2ForConditionalGenerationImpl::image_features(const at::Tensor& p
 at::Tensor Blip2ForConditionalGenerationImpl::query_features(const at::Tensor& image_embeds,
                                                              at::Tensor* query_output_out) {
   at::Tensor queries = query_tokens.expand({image_embeds.size(0), -1, -1});
-  at::Tensor query_output = qformer->forward(queries, image_embeds);  // [B, Q, Dq], float32
+  at::Tensor query_output = qformer->forward(queries, image_embeds);  // [B, Q, Dq]
   if (query_output_out) *query_output_out = query_output;
-  // the Q-Former may run in float32 while the rest is float16: cast back first
+  // a float16 model's Q-Former runs in float32: cast back first
   return language_projection->forward(query_output.to(image_embeds.scalar_type()));
 }
 

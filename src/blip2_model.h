@@ -19,7 +19,7 @@ struct Blip2ForConditionalGenerationImpl : torch::nn::Module {
   Blip2ForConditionalGenerationImpl(const Blip2Config& config, const at::TensorOptions& options);
 
   // pixel_values: [B, 3, S, S] -> image features for the language model
-  // [B, Q, D_text] (vision -> Q-Former (float32) -> language_projection).
+  // [B, Q, D_text] (vision -> Q-Former (float32 in a float16 model) -> language_projection).
   // Optional outputs for inspection: image_embeds [B, N, Dv], query_output [B, Q, Dq].
   at::Tensor image_features(const at::Tensor& pixel_values,
                             at::Tensor* image_embeds = nullptr,

@@ -22,7 +22,8 @@ GenerationOptions generation_defaults(const std::string& checkpoint_folder);
 // model is loaded. Captioner::caption checks them too.
 void validate_generation_options(const GenerationOptions& options);
 
-// Throws Error(kInvalidArgument) for a malformed device or dtype name and
+// Throws Error(kInvalidArgument) for a malformed device, dtype or quantize name
+// (or int8 with a dtype other than bfloat16/auto) and
 // Error(kUnsupported / kInvalidArgument) for a device this process cannot use,
 // without loading anything (defined with Model::load).
 void validate_model_options(const ModelOptions& options);

@@ -12,6 +12,15 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::Tensor
   if (with_bias) bias = register_parameter("bias", at::empty({out}, options), false);
 }
 
+at::Tensor LinearImpl::forward(const at::Tensor& x) const {
+  return int8.defined() ? int8_linear(x, int8, bias) : dense_linear(x, weight, bias);
+}
+
+void LinearImpl::use_int8() {
+  weight = at::empty(weight.sizes(), weight.options().device(at::kMeta));
+  parameters_["weight"] = weight;
+}
+
 LayerNormImpl::LayerNormImpl(int64_t d, double e, bool affine, const at::TensorOptions& options)
     : dim(d), eps(e) {
   if (affine) {
@@ -104,6 +113,18 @@ at::Tensor attention(const at::Tensor& q,
                      bool softmax_in_float32) {
   if (attention_uses_sdpa(q)) return sdpa_attention(q, k, v, mask, scaling);
   return eager_attention_math(q, k, v, mask, scaling, softmax_in_float32);
+}
+
+at::Tensor dense_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const bool single_row = x.numel() == x.size(-1);
+  if (!single_row || !x.is_cpu() || x.scalar_type() != at::kBFloat16) {
+    return at::linear(x, weight, bias);
+  }
+  // [1, in] -> [2, in] (a zero row) -> first row of [2, out]
+  const at::Tensor rows = at::cat({x.reshape({1, -1}), at::zeros({1, x.size(-1)}, x.options())});
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = weight.size(0);
+  return at::linear(rows, weight, bias).narrow(0, 0, 1).view(shape);
 }
 
 at::Tensor split_heads(const at::Tensor& x, int64_t num_heads) {

@@ -13,16 +13,25 @@
 
 #include <string>
 
+#include "quantize.h"
+
 namespace blip2 {
 
 // HF/torch: nn.Linear. weight [out, in], bias [out]
 struct LinearImpl : torch::nn::Module {
   LinearImpl(int64_t in, int64_t out, bool with_bias, const at::TensorOptions& options);
   // x: [..., in] -> [..., out]
-  at::Tensor forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+  at::Tensor forward(const at::Tensor& x) const;
+
+  // Weight-only int8 from here on: `weight` becomes a placeholder on the meta
+  // device (its name and shape stay for loading, it holds no memory); the
+  // loader fills `int8` from the checkpoint (quantize.h).
+  void use_int8();
+  bool quantized() const { return weight.is_meta(); }
 
   at::Tensor weight;
   at::Tensor bias;  // undefined without bias
+  Int8Weight int8;  // when quantized
 };
 TORCH_MODULE(Linear);
 
@@ -98,6 +107,11 @@ at::Tensor sdpa_attention(const at::Tensor& q,
                           const at::Tensor& mask,
                           double scaling);
 
+
+// x [..., in] · weightᵀ (+ bias) -> [..., out], as at::linear. A single
+// bfloat16 row on the CPU goes through the matrix-matrix kernel (as two rows)
+// instead of ATen's matrix-vector path, which is several times slower there.
+at::Tensor dense_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 // [B, T, H·hd] -> [B, H, T, hd]
 at::Tensor split_heads(const at::Tensor& x, int64_t num_heads);

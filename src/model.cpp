@@ -13,6 +13,7 @@
 #include "config_check.h"
 #include "file_check.h"
 #include "generation_options.h"
+#include "int8_layers.h"
 #include "log.h"
 #include "model_impl.h"
 #include "safetensors.h"
@@ -53,13 +54,42 @@ at::Device resolve_device(const std::string& name) {
   return device;
 }
 
-at::ScalarType resolve_dtype(const std::string& name, const at::Device& device) {
+at::ScalarType parse_dtype(const std::string& name, const at::Device& device) {
   if (name == "auto") return device.is_cuda() ? at::kHalf : at::kFloat;
   if (name == "float32") return at::kFloat;
   if (name == "float16") return at::kHalf;
   if (name == "bfloat16") return at::kBFloat16;
   throw Error(ErrorCode::kInvalidArgument,
               "unknown dtype \"" + name + "\" (expected auto, float32, float16 or bfloat16)");
+}
+
+// int8 weights run on the CPU with bfloat16 activations (auto picks it).
+at::ScalarType resolve_dtype(const std::string& name, const at::Device& device,
+                             Quantization quantization) {
+  const at::ScalarType dtype = parse_dtype(name, device);
+  if (quantization == Quantization::kNone) return dtype;
+  if (device.is_cuda()) {
+    throw Error(ErrorCode::kUnsupported,
+                "quantize=int8 runs on the CPU only (device cpu); on CUDA use quantize=none "
+                "with float16");
+  }
+  if (name == "auto") return at::kBFloat16;
+  if (dtype != at::kBFloat16) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "quantize=int8 computes in bfloat16: use dtype bfloat16 or auto (got " + name +
+                    ")");
+  }
+  return dtype;
+}
+
+// quantize=int8 is refused on CUDA before asking whether a GPU is there.
+at::Device resolve_device_for(const ModelOptions& options, Quantization quantization) {
+  if (quantization != Quantization::kNone && options.device.rfind("cuda", 0) == 0) {
+    throw Error(ErrorCode::kUnsupported,
+                "quantize=int8 runs on the CPU only (device cpu), not on \"" + options.device +
+                    "\"; on CUDA use quantize=none with float16");
+  }
+  return resolve_device(options.device);
 }
 
 std::string dtype_label(at::ScalarType dtype) {
@@ -111,14 +141,27 @@ void check_image_token(const Blip2Config& config) {
 // -> bytes of checkpoint tensors placed
 uint64_t load_weights(Blip2ForConditionalGenerationImpl& net,
                       const Checkpoint& checkpoint,
-                      const ModelOptions& options) {
+                      const ModelOptions& options,
+                      Quantization quantization,
+                      at::ScalarType dtype) {
   std::vector<std::string> ignored;
   // a stored copy of the tied head (original Salesforce shards) is not a parameter
   if (net.config.text_config.tie_word_embeddings) ignored.push_back(kLmHead);
   LoadOptions load;
   load.on_progress = options.on_progress;
   load.share_mapping = true;   // CPU weights stored in the model's dtype stay in the file mapping
-  load.release_copied = true;  // cast or GPU-bound weights do not stay resident twice
+  load.release_copied = true;  // cast, quantized or GPU-bound weights do not stay resident twice
+  std::map<std::string, Int8Weight*> int8_targets;
+  if (quantization == Quantization::kInt8) int8_targets = use_int8_layers(net);
+  load.on_tensor = [&](const std::string& name, const at::Tensor& mapped) {
+    const auto target = int8_targets.find(name);
+    if (target == int8_targets.end()) return;
+    *target->second = quantize_int8(mapped, dtype);
+    // a NaN or infinite weight makes its row's scale non-finite
+    if (options.check_finite && !all_finite(target->second->scales)) {
+      throw_non_finite(options.path, name, mapped);
+    }
+  };
   return load_state_dict(net, checkpoint, {}, ignored, load).bytes;
 }
 
@@ -131,6 +174,7 @@ ModelInfo describe(const Model::Impl& m, const std::string& path) {
   info.path = path;
   info.device = m.device.str();
   info.dtype = dtype_label(m.dtype);
+  info.quantize = quantization_name(m.quantization);
   info.image_size = static_cast<int32_t>(m.image_config.height);
   info.num_query_tokens = static_cast<int32_t>(m.config.num_query_tokens);
   info.vocab_size = m.config.text_config.vocab_size;
@@ -168,8 +212,9 @@ std::unique_ptr<Model::Impl> load_impl(const ModelOptions& options) {
   auto impl = std::make_unique<Model::Impl>(Model::Impl{
       {}, Blip2Config::from_file(config_path(options.path)), {},
       Tokenizer::from_directory(options.path)});
-  impl->device = resolve_device(options.device);
-  impl->dtype = resolve_dtype(options.dtype, impl->device);
+  impl->quantization = parse_quantization(options.quantize);
+  impl->device = resolve_device_for(options, impl->quantization);
+  impl->dtype = resolve_dtype(options.dtype, impl->device, impl->quantization);
   impl->decode_mode = resolve_decode_mode(options.decode_step, impl->device);
   impl->image_config = read_image_config(options.path, impl->config);
   const Checkpoint checkpoint = Checkpoint::open_directory(options.path);
@@ -180,7 +225,8 @@ std::unique_ptr<Model::Impl> load_impl(const ModelOptions& options) {
   c10::InferenceMode guard;
   impl->net = Blip2ForConditionalGeneration(
       impl->config, at::TensorOptions().dtype(impl->dtype).device(impl->device));
-  const uint64_t weight_bytes = load_weights(*impl->net, checkpoint, options);
+  const uint64_t weight_bytes =
+      load_weights(*impl->net, checkpoint, options, impl->quantization, impl->dtype);
   if (options.check_finite) check_finite_parameters(*impl->net, options.path);
   impl->net->eval();
   impl->info = describe(*impl, options.path);
@@ -206,10 +252,13 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
 
 std::shared_ptr<Model> Model::load_shared(const ModelOptions& options) {
   static std::mutex mutex;
-  static std::map<std::tuple<std::string, std::string, std::string>, std::weak_ptr<Model>> cache;
+  static std::map<std::tuple<std::string, std::string, std::string, std::string>,
+                  std::weak_ptr<Model>>
+      cache;
   std::error_code ec;
   const std::string canonical = fs::weakly_canonical(options.path, ec).string();
-  const auto key = std::make_tuple(ec ? options.path : canonical, options.device, options.dtype);
+  const auto key = std::make_tuple(ec ? options.path : canonical, options.device, options.dtype,
+                                   options.quantize);
   std::lock_guard<std::mutex> lock(mutex);
   if (auto model = cache[key].lock()) {
     const uint64_t bytes = model->info().weight_bytes;
@@ -222,7 +271,8 @@ std::shared_ptr<Model> Model::load_shared(const ModelOptions& options) {
 }
 
 void validate_model_options(const ModelOptions& options) {
-  resolve_dtype(options.dtype, resolve_device(options.device));
+  const Quantization quantization = parse_quantization(options.quantize);
+  resolve_dtype(options.dtype, resolve_device_for(options, quantization), quantization);
 }
 
 }  // namespace blip2

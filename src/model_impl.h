@@ -10,6 +10,7 @@
 #include "config.h"
 #include "decode_mode.h"
 #include "image_processor.h"
+#include "quantize.h"
 #include "tokenizer.h"
 
 namespace blip2 {
@@ -24,6 +25,7 @@ struct Model::Impl {
   mutable Blip2ForConditionalGeneration net{nullptr};
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
+  Quantization quantization = Quantization::kNone;
   DecodeMode decode_mode = DecodeMode::kDynamic;  // how captioners decode (decode_mode.h)
 
   // Preprocessed images: [B, 3, S, S] float32 on the model's device.

@@ -113,12 +113,10 @@ OptForCausalLMImpl::OptForCausalLMImpl(const OptConfig& c, const at::TensorOptio
   }
 }
 
-const at::Tensor& OptForCausalLMImpl::lm_head_weight() const {
-  return lm_head ? lm_head->weight : model->decoder->embed_tokens->weight;
-}
-
 at::Tensor OptForCausalLMImpl::logits(const at::Tensor& hidden) const {
-  return at::linear(hidden, lm_head_weight());
+  if (lm_head) return lm_head->forward(hidden);
+  if (tied_head_int8.defined()) return int8_linear(hidden, tied_head_int8, at::Tensor());
+  return dense_linear(hidden, model->decoder->embed_tokens->weight, at::Tensor());
 }
 
 }  // namespace blip2

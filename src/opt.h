@@ -5,8 +5,9 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "config.h"
-#include "layers.h"
 #include "kv_cache.h"
+#include "layers.h"
+#include "quantize.h"
 
 namespace blip2 {
 
@@ -73,11 +74,13 @@ struct OptForCausalLMImpl : torch::nn::Module {
   OptForCausalLMImpl(const OptConfig& config, const at::TensorOptions& options);
   // hidden: [B, T, E] -> logits [B, T, V]
   at::Tensor logits(const at::Tensor& hidden) const;
-  const at::Tensor& lm_head_weight() const;
 
   OptConfig config;
   OptModel model{nullptr};
   Linear lm_head{nullptr};  // only when tie_word_embeddings is false
+  // quantize=int8 with a tied head: the head's int8 copy of embed_tokens (the
+  // embedding itself stays in the model's dtype, so lookups are exact)
+  Int8Weight tied_head_int8;
 };
 TORCH_MODULE(OptForCausalLM);
 

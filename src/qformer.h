@@ -3,7 +3,8 @@
 // A BERT-style post-LN encoder over the learned query tokens; every
 // cross_attention_frequency-th layer also attends to the image embeddings.
 // The text-side modules (embeddings, intermediate/output) are absent from
-// BLIP-2 checkpoints and from here. Kept in float32 like transformers does.
+// BLIP-2 checkpoints and from here. In a float16 model it runs in float32,
+// as in transformers (blip2_model.cpp).
 #pragma once
 
 #include <torch/nn/module.h>

@@ -6,6 +6,7 @@
 //   share - a CPU parameter with the file's dtype becomes a view of the mapping
 //   copy  - one copy_ from the mapping (casting), then the mapped pages are released
 //   stage - GPU parameters: through a bounded pinned buffer, then released
+//   none  - a meta placeholder (filled by LoadOptions::on_tensor), then released
 #include "state_dict.h"
 
 #include <torch/torch.h>
@@ -174,7 +175,10 @@ class Placer {
 
   void place(at::Tensor& target, const TensorView& source) {
     try {
-      if (target.is_cuda()) {
+      if (options_.on_tensor) options_.on_tensor(source.name, to_torch(source));
+      if (target.is_meta()) {
+        // the module fills it from on_tensor
+      } else if (target.is_cuda()) {
         stage_into(target, source, staging_, staging_bytes(source));
       } else if (options_.share_mapping && target.scalar_type() == scalar_type(source.dtype) &&
                  aligned_for(source)) {

@@ -39,6 +39,11 @@ struct LoadOptions {
   bool release_copied = false;
   // GPU tensors go through one pinned host buffer of at most this many bytes.
   size_t staging_bytes = size_t{64} << 20;
+  // Called with each checkpoint tensor used (its name in the file, a view of
+  // the mapping) before it is placed and its pages released, e.g. to quantize
+  // it. A target on the meta device is not placed at all: this callback is
+  // what fills its module.
+  std::function<void(const std::string& name, const at::Tensor& mapped)> on_tensor;
 };
 
 // Fills every named parameter/buffer of `module` from `checkpoint`, casting

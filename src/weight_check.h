@@ -13,7 +13,12 @@ namespace blip2 {
 
 // Throws Error(kInvalidFormat) naming `origin`, the first parameter (in
 // registration order) holding a non-finite value, and how many it holds.
+// Placeholders on the meta device (quantized weights) are skipped.
 void check_finite_parameters(torch::nn::Module& module, const std::string& origin);
+
+// Throws that error for tensor `name` (`t`: its values, counted).
+[[noreturn]] void throw_non_finite(const std::string& origin, const std::string& name,
+                                   const at::Tensor& t);
 
 // Whether every value of `t` (any floating dtype, any device) is finite;
 // reads it in chunks so no temporary is larger than a few MB.

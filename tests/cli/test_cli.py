@@ -90,6 +90,23 @@ def coco_checkpoint_defaults_to_its_captioning_prompt():
 
 
 @check
+def quantize_int8_captions_in_bfloat16():
+    case = next(c for c in reference("tiny")["cases"] if len(c["images"]) == 1)
+    args = ["--json", "--prompt", case["prompt"], "--max-new-tokens", str(case["max_new_tokens"]),
+            "--min-new-tokens", str(case["min_new_tokens"]), image(case["images"][0])]
+    out = run("--model", model_dir("tiny"), "--quantize", "int8", *args)
+    assert out.returncode == 0, out.stderr
+    (line,) = json_lines(out.stdout)
+    assert line["token_ids"] and isinstance(line["score"], float), line
+    # the same as the library's own bfloat16 + int8 model: the CLI passed the option on
+    explicit = run("--model", model_dir("tiny"), "--quantize", "int8", "--dtype", "bfloat16", *args)
+    assert json_lines(explicit.stdout) == [line], (explicit.stdout, line)
+    proc, text = run_on_terminal("--model", model_dir("tiny"), "--quantize", "int8", *args)
+    assert proc.returncode == 0, text
+    assert b"running on cpu in bfloat16 with int8 weights (device auto, dtype auto)" in text, text
+
+
+@check
 def plain_output_is_path_colon_caption():
     out = run("--model", model_dir("tiny"), "--max-new-tokens", "4", image("pixel-1x1.ppm"))
     assert out.returncode == 0, out.stderr
@@ -162,6 +179,9 @@ def every_invalid_value_exits_2_before_the_model_loads():
         (["--device", "cuda:7"], "cuda"),
         (["--device", "gpu"], "gpu"),
         (["--dtype", "float8"], "float8"),
+        (["--quantize", "int4"], "int4"),
+        (["--quantize", "int8", "--dtype", "float32"], "bfloat16"),
+        (["--quantize", "int8", "--device", "cuda"], "CPU only"),
         (["--num-beams", "0"], "num_beams"),
         (["--top-p", "2"], "top_p"),
         (["--temperature", "0"], "temperature"),
@@ -262,7 +282,7 @@ def help_gives_one_line_per_option_with_its_default():
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     for option, default in [("--model", "required"), ("--revision", "main"),
-                            ("--device", "auto"), ("--dtype", "auto"),
+                            ("--device", "auto"), ("--dtype", "auto"), ("--quantize", "none"),
                             ("--max-new-tokens", "30"), ("--min-new-tokens", "0"),
                             ("--num-beams", "1"), ("--top-k", "50"), ("--top-p", "1.0"),
                             ("--batch", "1"), ("--json", "default")]:

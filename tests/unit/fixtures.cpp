@@ -30,6 +30,11 @@ nlohmann::json greedy_reference(const std::string& model) {
   return nlohmann::json::parse(file);
 }
 
+nlohmann::json bfloat16_reference(const std::string& model) {
+  std::ifstream file(fixtures_dir() + "/reference/" + model + "/bfloat16.json");
+  return nlohmann::json::parse(file);
+}
+
 nlohmann::json generation_reference(const std::string& model) {
   const std::string path = fixtures_dir() + "/reference/" + model + "/generation.json";
   std::ifstream file(path);
@@ -69,9 +74,10 @@ GenerationOptions options_of(const nlohmann::json& c) {
   return o;
 }
 
-at::Tensor reference_tensor(const std::string& model, const std::string& key) {
-  auto file =
-      SafetensorsFile::open(fixtures_dir() + "/reference/" + model + "/activations.safetensors");
+at::Tensor reference_tensor(const std::string& model, const std::string& key,
+                            const std::string& file_name) {
+  auto file = SafetensorsFile::open(fixtures_dir() + "/reference/" + model + "/" + file_name +
+                                    ".safetensors");
   auto it = file->tensors().find(key);
   if (it == file->tensors().end()) {
     ADD_FAILURE() << "no reference tensor " << key << " for " << model;

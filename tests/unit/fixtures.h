@@ -22,8 +22,11 @@ nlohmann::json generation_reference(const std::string& model);
 // GenerationOptions of a generation.json case; absent keys keep transformers'
 // defaults, which are also GenerationOptions' defaults.
 GenerationOptions options_of(const nlohmann::json& c);
-// A tensor of reference/<model>/activations.safetensors (a copy).
-at::Tensor reference_tensor(const std::string& model, const std::string& key);
+// A tensor of reference/<model>/<file>.safetensors (a copy).
+at::Tensor reference_tensor(const std::string& model, const std::string& key,
+                            const std::string& file = "activations");
+// reference/<model>/bfloat16.json: transformers' greedy cases in bfloat16
+nlohmann::json bfloat16_reference(const std::string& model);
 // max |a - b| / max |b|: the relative error used by the parity tests.
 double relative_error(const at::Tensor& actual, const at::Tensor& expected);
 

@@ -63,9 +63,12 @@ class BrokenCheckpoint : public ::testing::Test {
   }
 
   // Loading fails with `code` and a message containing every `needle`.
-  void expect_load_error(ErrorCode code, const std::vector<std::string>& needles) const {
+  void expect_load_error(ErrorCode code, const std::vector<std::string>& needles,
+                         const std::string& quantize = "none") const {
     try {
-      Model::load({dir(), "cpu", "float32"});
+      ModelOptions options{dir(), "cpu", quantize == "none" ? "float32" : "bfloat16"};
+      options.quantize = quantize;
+      Model::load(options);
       ADD_FAILURE() << "the broken checkpoint loaded";
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), code) << e.what();
@@ -323,11 +326,13 @@ TEST_F(BrokenCheckpoint, NonFiniteWeightsAreRefusedNamingTheTensor) {
   const auto original = weights();
   const std::string tensor = "language_model.model.decoder.layers.1.fc2.weight";
   for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
-    SCOPED_TRACE(bad);
-    auto tensors = original;
-    fill_f32(tensors, tensor, bad, 7);
-    write_weights(tensors);
-    expect_load_error(ErrorCode::kInvalidFormat, {tensor, "NaN or infinite"});
+    for (const char* quantize : {"none", "int8"}) {  // int8: found through the scales
+      SCOPED_TRACE(std::to_string(bad) + " quantize " + quantize);
+      auto tensors = original;
+      fill_f32(tensors, tensor, bad, 7);
+      write_weights(tensors);
+      expect_load_error(ErrorCode::kInvalidFormat, {tensor, "NaN or infinite"}, quantize);
+    }
   }
 }
 

@@ -241,14 +241,15 @@ GST_START_TEST (test_property_defaults)
   GstElement *e = gst_element_factory_make ("blip2caption", NULL);
   gchar *model, *device, *prompt, *last;
   GstStructure *info;
-  gint dtype, mode;
+  gint dtype, quantize, mode;
   guint64 interval;
   guint max_new, min_new, latency;
   gdouble mean;
 
   fail_unless (e != NULL);
   g_object_get (e, "model", &model, "device", &device, "prompt", &prompt, "last-caption", &last,
-                "model-info", &info, "dtype", &dtype, "mode", &mode, "interval", &interval,
+                "model-info", &info, "dtype", &dtype, "quantize", &quantize, "mode", &mode,
+                "interval", &interval,
                 "max-new-tokens", &max_new, "min-new-tokens", &min_new, "latency", &latency,
                 "mean-inference-time", &mean, NULL);
   fail_unless_equals_string (model, "Salesforce/blip2-opt-2.7b-coco");
@@ -257,6 +258,7 @@ GST_START_TEST (test_property_defaults)
   fail_unless (last == NULL);
   fail_unless (info == NULL);
   fail_unless_equals_int (dtype, 0);
+  fail_unless_equals_int (quantize, 0);
   fail_unless_equals_int (mode, 0);
   fail_unless_equals_uint64 (interval, GST_SECOND);
   fail_unless_equals_int (max_new, 30);
@@ -1646,6 +1648,48 @@ GST_START_TEST (test_shared_model)
 
 GST_END_TEST;
 
+/* quantize=int8: the model loads in bfloat16 with int8 weights (model-info
+ * says so) and captions; it is not shared with the same checkpoint unquantized;
+ * quantize can only change in NULL or READY. */
+GST_START_TEST (test_quantize_int8)
+{
+  Fixture *f = fixture_new ("models/tiny", FALSE, "quantize", 1, "device", "cpu", "interval",
+                            (guint64)0, "max-new-tokens", 4, NULL);
+  const gchar *caps = "video/x-raw, format=RGB, width=16, height=16, framerate=10/1";
+  gst_harness_set_src_caps_str (f->h, caps);
+  gst_buffer_unref (gst_harness_push_and_pull (f->h, make_frame (caps, 0, 100 * MS, 1)));
+  fail_unless_equals_uint64 (get_u64 (f->h->element, "captions"), 1);
+
+  GstStructure *info = NULL;
+  g_object_get (f->h->element, "model-info", &info, NULL);
+  fail_unless (info != NULL);
+  fail_unless_equals_string (gst_structure_get_string (info, "dtype"), "bfloat16");
+  fail_unless_equals_string (gst_structure_get_string (info, "quantize"), "int8");
+  guint64 quantized = 0;
+  fail_unless (gst_structure_get_uint64 (info, "instance", &quantized));
+  gst_structure_free (info);
+
+  gchar *tiny = fixture_path ("models/tiny");
+  GstElement *plain = gst_element_factory_make ("blip2caption", NULL);
+  g_object_set (plain, "model", tiny, "device", "cpu", "dtype", 3, NULL);
+  fail_unless (gst_element_set_state (plain, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  g_object_get (plain, "model-info", &info, NULL);
+  fail_unless_equals_string (gst_structure_get_string (info, "quantize"), "none");
+  fail_if (model_instance (plain, NULL) == quantized);
+  gst_structure_free (info);
+  gst_element_set_state (plain, GST_STATE_NULL);
+  gst_object_unref (plain);
+  g_free (tiny);
+
+  gint quantize = 0;
+  ASSERT_WARNING (g_object_set (f->h->element, "quantize", 0, NULL));
+  g_object_get (f->h->element, "quantize", &quantize, NULL);
+  fail_unless_equals_int (quantize, 1);
+  fixture_free (f);
+}
+
+GST_END_TEST;
+
 static Suite *
 blip2caption_suite (void)
 {
@@ -1680,6 +1724,7 @@ blip2caption_suite (void)
   tcase_add_test (tc, test_json_lines);
   tcase_add_test (tc, test_caption_now);
   tcase_add_test (tc, test_shared_model);
+  tcase_add_test (tc, test_quantize_int8);
   return s;
 }
 
