@@ -24,21 +24,28 @@ with 4 of its 32 layers and a small vision tower, to compare the language model'
 prefill and decode quickly; --size vit (~4.3 GB) keeps the full-size vision tower
 and Q-Former with a small language model.
 
-Each side runs in its own process, float32 on the CPU with the same number of
-threads, on the same random 640x480 RGB frame, prompt "a photo of", a forced
-token count (min_new_tokens = max_new_tokens): load time, time from the start
-of loading to the end of the first caption, then one greedy and one beam-5
-caption (after that first one), per-stage times, and the peak resident memory
-split into anonymous and file-backed pages (polled from /proc every 20 ms).
-Ours runs a second time up to its first caption with the load's NaN/Inf
-weight scan off (`--check-finite no`), to show what the scan costs.
-The shards are read once first (a warm page cache for both sides), and the
-sides alternate for --rounds rounds (default 2); each time is the best of its
+Columns (--configs picks some): ours in float32, in bfloat16 and in bfloat16 with
+int8 weights (--quantize int8), and transformers in float32, in bfloat16 and with
+torchao's int8 weight-only quantization (bfloat16; only when torchao imports: pip
+install torchao, which does not change torch). Each runs in its own process on the
+CPU with the same number of threads, on the same random 640x480 RGB frame, prompt
+"a photo of", a forced token count (min_new_tokens = max_new_tokens): load time,
+time from the start of loading to the end of the first caption, then one greedy and
+one beam-5 caption (after that first one), per-stage times, and the peak resident
+memory split into anonymous and file-backed pages (polled from /proc every 20 ms).
+--scan-off also runs ours in float32 up to its first caption with the load's
+NaN/Inf weight scan off (`--check-finite no`), to show what the scan costs.
+The shards are read once first (a warm page cache for every side), and the
+columns alternate for --rounds rounds (default 2); each time is the best of its
 rounds, each peak the largest. Transformers' stage times come from forward hooks
 inside its greedy generate(): the language model's first call is the prefill,
 each later call (start to start, token choice included) one decode step, as
 ours counts them.
-Prints one table with the ratio ours / transformers (below 1: we use less).
+Before the runs it measures the read bandwidth (a sum over 1 GiB) and the float32
+and bfloat16 matrix-product rates, and prints each stage next to its floor: decode
+per token = the language model's matrices in that precision over the bandwidth,
+vision = its FLOPs over the matrix rate. Then the ratios the targets are about
+(ours bfloat16 + int8 against transformers float32 and bfloat16, peak RSS).
 """
 import argparse
 import json
@@ -243,10 +250,17 @@ from transformers import AutoTokenizer, Blip2ForConditionalGeneration
 from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
 from PIL import Image
 model_dir, frame, new_tokens, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+precision = sys.argv[5]  # float32, bfloat16, or int8 (torchao's int8 weight-only, bfloat16)
 torch.set_num_threads(threads)
+extra = {}
+if precision == "int8":
+    from torchao.quantization import Int8WeightOnlyConfig
+    from transformers import TorchAoConfig
+    extra["quantization_config"] = TorchAoConfig(Int8WeightOnlyConfig())
 start = time.perf_counter()  # after the imports, as ours starts after the process did
-model = Blip2ForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32,
-                                                      attn_implementation="eager").eval()
+model = Blip2ForConditionalGeneration.from_pretrained(
+    model_dir, dtype=torch.float32 if precision == "float32" else torch.bfloat16,
+    attn_implementation="eager", **extra).eval()
 load_ms = (time.perf_counter() - start) * 1000
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
 processor = BlipImageProcessorPil.from_pretrained(model_dir)
@@ -299,17 +313,18 @@ print(json.dumps(dict(load_ms=load_ms, first_caption_ms=first_ms, greedy_ms=gree
 '''
 
 
-def measure_transformers(model_dir, frame, args, env):
+def measure_transformers(model_dir, frame, args, env, precision):
     out, peak = run_measured([sys.executable, "-c", TRANSFORMERS_SIDE, model_dir, frame,
-                              str(args.new_tokens), str(args.threads)], env)
+                              str(args.new_tokens), str(args.threads), precision], env)
     return json.loads(out.strip().splitlines()[-1]), peak
 
 
-def measure_ours(model_dir, args, env, *extra):
+def measure_ours(model_dir, args, env, dtype, quantize, *extra):
     work = tempfile.mkdtemp(prefix="blip2-full-")
     try:
         report = os.path.join(work, "ours.json")
-        _, peak = run_measured([args.bench, "--model", model_dir, "--device", "cpu", "--dtype", "float32",
+        _, peak = run_measured([args.bench, "--model", model_dir, "--device", "cpu", "--dtype", dtype,
+                                "--quantize", quantize,
                                 "--batches", "1", "--beams", "1,5", "--new-tokens", str(args.new_tokens),
                                 "--iters", "1", "--warmup", "0", "--frame", "640x480", "--frame-format", "rgb",
                                 "--json", report, *extra], env)
@@ -342,10 +357,132 @@ def best_of(rounds):
     return results, peaks
 
 
-def row(name, ours, theirs, unit):
-    ratio = ours / theirs if theirs else float("nan")
-    digits = 2 if unit == "GiB" else 1
-    return f"| {name} | {ours:,.{digits}f} {unit} | {theirs:,.{digits}f} {unit} | {ratio:.2f} |"
+# ------------------------------------------------------------------ floors
+
+CEILINGS_SIDE = r"""
+import json, sys, time
+import torch
+torch.set_num_threads(int(sys.argv[1]))
+def best(fn, n=5):
+    fn(); t = []
+    for _ in range(n):
+        s = time.perf_counter(); fn(); t.append(time.perf_counter() - s)
+    return min(t)
+big = torch.ones(1 << 28)  # 1 GiB of float32
+bandwidth = big.numel() * 4 / best(lambda: big.sum(), 3)
+del big
+a, b = torch.randn(677, 1408), torch.randn(1408, 6144)  # a vision FFN product at 364 px
+rates = {}
+for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+    x, y = a.to(dtype), b.to(dtype)
+    rates[name] = 2 * 677 * 1408 * 6144 / best(lambda: x @ y)
+print(json.dumps(dict(bandwidth=bandwidth, matmul=rates)))
+"""
+
+
+def measure_ceilings(args, env):
+    out = subprocess.run([sys.executable, "-c", CEILINGS_SIDE, str(args.threads)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def model_costs(model_dir):
+    """Parameters of the language model's matrices (read at every decode step) and
+    of the rest, FLOPs of the vision tower per image and the prompt length, from the
+    checkpoint's config and headers."""
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    v, t = config["vision_config"], config["text_config"]
+    d, ff, layers, patch = v.get("hidden_size", 1408), v.get("intermediate_size", 6144), \
+        v.get("num_hidden_layers", 39), v.get("patch_size", 14)
+    n = (v["image_size"] // patch) ** 2 + 1
+    vision_flops = layers * (n * 2 * (4 * d * d + 2 * d * ff) + 4 * n * n * d) + 2 * (n - 1) * 3 * patch * patch * d
+    h, f, lm_layers = t["hidden_size"], t["ffn_dim"], t["num_hidden_layers"]
+    lm_matrix = lm_layers * (4 * h * h + 2 * h * f) + t["vocab_size"] * t.get("word_embed_proj_dim", h)
+    return dict(vision_flops=vision_flops, lm_matrix_params=lm_matrix,
+                prompt_tokens=config["num_query_tokens"] + 4)
+
+
+def floors(costs, ceilings, precision):
+    """Per-stage floors in ms: decode = weight bytes / bandwidth, vision = FLOPs /
+    the measured matrix rate, prefill = the larger of both."""
+    rate = ceilings["matmul"]["float32" if precision == "float32" else "bfloat16"]
+    weight_bytes = costs["lm_matrix_params"] * {"float32": 4, "bfloat16": 2, "int8": 1}[precision]
+    decode = weight_bytes / ceilings["bandwidth"] * 1000
+    prefill = max(2 * costs["lm_matrix_params"] * costs["prompt_tokens"] / rate * 1000, decode)
+    return dict(vision=costs["vision_flops"] / rate * 1000, prefill=prefill, decode_per_token=decode)
+
+
+# ------------------------------------------------------------------ the table
+
+OURS = {"ours fp32": ("float32", "none"), "ours bf16": ("bfloat16", "none"),
+        "ours bf16+int8": ("bfloat16", "int8")}
+THEIRS = {"transformers fp32": "float32", "transformers bf16": "bfloat16",
+          "transformers torchao int8": "int8"}
+
+
+def torchao_importable(env):
+    return subprocess.run([sys.executable, "-c", "import torchao"], env=env,
+                          capture_output=True).returncode == 0
+
+
+def summarize(name, result, peak):
+    """One column: times in ms, memory in GiB."""
+    if name in OURS:
+        runs = {r["beams"]: r for r in result["runs"]}
+        stages = runs[1]["stages_ms"]
+        return dict(load=result["load_ms"], first=result["first_caption_ms"], greedy=runs[1]["caption_ms"],
+                    beam5=runs[5]["caption_ms"], vision=stages["vision"], qformer=stages["qformer"],
+                    prefill=stages["prefill"], decode_per_token=runs[1]["decode_per_token_ms"],
+                    rss=peak["VmRSS"] / 2 ** 30, anon=peak["RssAnon"] / 2 ** 30,
+                    file=peak["RssFile"] / 2 ** 30)
+    st = result["stages"]
+    return dict(load=result["load_ms"], first=result["first_caption_ms"], greedy=result["greedy_ms"],
+                beam5=result["beam5_ms"], vision=st["vision"], qformer=st["qformer"], prefill=st["prefill"],
+                decode_per_token=st["decode_per_token"], rss=peak["VmRSS"] / 2 ** 30,
+                anon=peak["RssAnon"] / 2 ** 30, file=peak["RssFile"] / 2 ** 30)
+
+
+ROWS = [("load", "load", "ms"), ("load + first caption", "first", "ms"), ("greedy caption", "greedy", "ms"),
+        ("beam-5 caption", "beam5", "ms"), ("vision encoder", "vision", "ms"),
+        ("Q-Former + projection", "qformer", "ms"), ("prefill", "prefill", "ms"),
+        ("decode per token", "decode_per_token", "ms"), ("peak RSS", "rss", "GiB"),
+        ("peak anonymous", "anon", "GiB"), ("peak file-backed", "file", "GiB")]
+FLOOR_PRECISION = {"ours fp32": "float32", "transformers fp32": "float32", "ours bf16": "bfloat16",
+                   "transformers bf16": "bfloat16", "ours bf16+int8": "int8",
+                   "transformers torchao int8": "int8"}
+
+
+def table(columns, floor_of):
+    names = list(columns)
+    lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for label, key, unit in ROWS:
+        cells = []
+        for name in names:
+            value = columns[name][key]
+            text = f"{value:,.2f} GiB" if unit == "GiB" else f"{value:,.0f} ms"
+            floor = floor_of[name].get(key)
+            if floor:
+                text += f" ({value / floor:.1f}x floor)"
+            cells.append(text)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def ratio_lines(columns):
+    pairs = [("ours bf16+int8", "transformers fp32", "greedy", 0.33), ("ours bf16+int8", "transformers bf16", "greedy", 0.8),
+             ("ours bf16+int8", "transformers fp32", "beam5", 0.33), ("ours bf16+int8", "transformers bf16", "beam5", 0.8),
+             ("ours bf16+int8", "transformers fp32", "rss", 0.5),
+             ("ours bf16+int8", "transformers torchao int8", "greedy", None),
+             ("ours bf16+int8", "transformers torchao int8", "beam5", None),
+             ("ours bf16", "transformers bf16", "greedy", None), ("ours bf16", "transformers bf16", "beam5", None),
+             ("ours fp32", "transformers fp32", "greedy", None)]
+    lines = ["", "| ratio | value | target |", "|---|---|---|"]
+    for ours, theirs, key, target in pairs:
+        if ours in columns and theirs in columns:
+            value = columns[ours][key] / columns[theirs][key]
+            verdict = "" if target is None else (f"≤ {target}: " + ("met" if value <= target else "missed"))
+            lines.append(f"| {ours} / {theirs}, {key} | {value:.2f} | {verdict} |")
+    return lines
 
 
 def main():
@@ -357,49 +494,67 @@ def main():
     ap.add_argument("--size", choices=list(SIZES), default="full", help="the architecture to build")
     ap.add_argument("--rounds", type=int, default=2,
                     help="alternating runs of each side; the table keeps each time's best round")
+    ap.add_argument("--configs", default=",".join(list(OURS) + list(THEIRS)),
+                    help="comma-separated columns (default: all; torchao's only when it imports)")
+    ap.add_argument("--scan-off", action="store_true",
+                    help="also run ours in float32 up to its first caption without the weight scan")
     args = ap.parse_args()
     if not os.path.exists(os.path.join(args.checkpoint, "model.safetensors.index.json")):
         build_checkpoint(args.checkpoint, args.size)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in configs if c not in OURS and c not in THEIRS]
+    if unknown:
+        raise SystemExit(f"unknown configuration(s) {unknown}; known: {list(OURS) + list(THEIRS)}")
+    notes = []
+    if "transformers torchao int8" in configs and not torchao_importable(env):
+        configs.remove("transformers torchao int8")
+        notes.append("torchao is not importable here: no torchao column (pip install torchao; it "
+                     "does not change torch)")
+    ceilings = measure_ceilings(args, env)
+    costs = model_costs(args.checkpoint)
     warm_page_cache(args.checkpoint)
     work = tempfile.mkdtemp(prefix="blip2-full-frame-")
-    ours_rounds, theirs_rounds, unscanned_rounds = [], [], []
+    rounds = {name: [] for name in configs}
+    unscanned_rounds = []
     try:
         frame = write_frame(os.path.join(work, "frame.rgb"))
-        for round_index in range(args.rounds):  # alternate, so that drift hits both sides alike
-            print(f"round {round_index + 1}/{args.rounds}: ours ...", file=sys.stderr)
-            ours_rounds.append(measure_ours(args.checkpoint, args, env))
-            unscanned_rounds.append(measure_ours(args.checkpoint, args, env, "--iters", "0",
-                                                 "--check-finite", "no"))
-            print(f"round {round_index + 1}/{args.rounds}: transformers ...", file=sys.stderr)
-            theirs_rounds.append(measure_transformers(args.checkpoint, frame, args, env))
+        for round_index in range(args.rounds):  # alternate, so that drift hits every side alike
+            for name in configs:
+                print(f"round {round_index + 1}/{args.rounds}: {name} ...", file=sys.stderr)
+                if name in OURS:
+                    rounds[name].append(measure_ours(args.checkpoint, args, env, *OURS[name]))
+                else:
+                    rounds[name].append(measure_transformers(args.checkpoint, frame, args, env, THEIRS[name]))
+            if args.scan_off and "ours fp32" in configs:
+                unscanned_rounds.append(measure_ours(args.checkpoint, args, env, "float32", "none",
+                                                     "--iters", "0", "--check-finite", "no"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    ours, our_peak = best_of(ours_rounds)
-    theirs, their_peak = best_of(theirs_rounds)
-    unscanned, _ = best_of(unscanned_rounds)
-    runs = {r["beams"]: r for r in ours["runs"]}
-    gib = 2 ** 30
-    lines = [f"CPU, {args.threads} threads, float32, {args.new_tokens} new tokens (forced), batch 1, "
-             f"{ours['weight_bytes'] / 1e9:.2f} GB of weights; ours: blip2-bench (decode step "
-             f"{ours['decode_step']}), transformers: generate (eager attention)",
-             "", "| | ours | transformers | ours / transformers |", "|---|---|---|---|",
-             row("load", ours["load_ms"], theirs["load_ms"], "ms"),
-             row("load + first caption", ours["first_caption_ms"], theirs["first_caption_ms"], "ms"),
-             row("load, weight scan off", unscanned["load_ms"], theirs["load_ms"], "ms"),
-             row("load + first caption, scan off", unscanned["first_caption_ms"], theirs["first_caption_ms"],
-                 "ms"),
-             row("greedy caption", runs[1]["caption_ms"], theirs["greedy_ms"], "ms"),
-             row("beam-5 caption", runs[5]["caption_ms"], theirs["beam5_ms"], "ms"),
-             row("peak RSS", our_peak["VmRSS"] / gib, their_peak["VmRSS"] / gib, "GiB"),
-             row("peak anonymous", our_peak["RssAnon"] / gib, their_peak["RssAnon"] / gib, "GiB"),
-             row("peak file-backed", our_peak["RssFile"] / gib, their_peak["RssFile"] / gib, "GiB"),
-             row("vision encoder", runs[1]["stages_ms"]["vision"], theirs["stages"]["vision"], "ms"),
-             row("Q-Former + projection", runs[1]["stages_ms"]["qformer"], theirs["stages"]["qformer"], "ms"),
-             row("prefill", runs[1]["stages_ms"]["prefill"], theirs["stages"]["prefill"], "ms"),
-             row("decode per token", runs[1]["decode_per_token_ms"], theirs["stages"]["decode_per_token"], "ms"),
-             "", f"ours preprocess {runs[1]['stages_ms']['preprocess']:.1f} ms; the peaks are the largest "
-             "values polled every 20 ms (anonymous and file-backed peak separately)."]
+    columns = {name: summarize(name, *best_of(rounds[name])) for name in configs}
+    floor_of = {name: floors(costs, ceilings, FLOOR_PRECISION[name]) for name in configs}
+    weight_gb = best_of(rounds[configs[0]])[0].get("weight_bytes", 0) / 1e9 if configs[0] in OURS else 0
+    lines = [f"CPU, {args.threads} threads, {args.new_tokens} new tokens (forced), batch 1, best of "
+             f"{args.rounds} alternating rounds; checkpoint {args.checkpoint}"
+             + (f" ({weight_gb:.2f} GB of weights)" if weight_gb else "") + "; ours: blip2-bench, "
+             "transformers: generate (eager attention)",
+             f"measured here: read bandwidth {ceilings['bandwidth'] / 1e9:.1f} GB/s, matrix products "
+             f"float32 {ceilings['matmul']['float32'] / 1e9:.0f} GFLOP/s, bfloat16 "
+             f"{ceilings['matmul']['bfloat16'] / 1e9:.0f} GFLOP/s (a 677x1408 by 1408x6144 product)", ""]
+    lines += table(columns, floor_of)
+    lines += ratio_lines(columns)
+    lines += ["", "floors (ms): " + "; ".join(
+        f"{p}: vision {f['vision']:,.0f}, prefill {f['prefill']:,.0f}, decode per token {f['decode_per_token']:,.1f}"
+        for p, f in ((p, floors(costs, ceilings, p)) for p in ("float32", "bfloat16", "int8"))),
+        "decode floor = the language model's matrices (every layer and the head) in that precision over the "
+        "read bandwidth; vision floor = its FLOPs over the matrix rate (bfloat16 for the bfloat16 and int8 "
+        "columns); prefill floor = the larger of its FLOPs over that rate and the decode floor."]
+    if unscanned_rounds:
+        unscanned, _ = best_of(unscanned_rounds)
+        lines.append(f"ours fp32 without the weight scan: load {unscanned['load_ms']:,.0f} ms, load + first "
+                     f"caption {unscanned['first_caption_ms']:,.0f} ms")
+    lines += [f"note: {n}" for n in notes]
+    lines.append("peaks are the largest values polled every 20 ms (anonymous and file-backed peak separately).")
     print("\n".join(lines))
 
 
